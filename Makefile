@@ -1,0 +1,65 @@
+# Pantau: the one entry point. `make run` starts the cluster, `make test` runs every test.
+# Everything the targets need is installed on demand by scripts/tools.sh (into .tools/ where
+# it can be); see scripts/README-devenv.md.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+.DEFAULT_GOAL := help
+
+BUF := npx --yes @bufbuild/buf@1
+
+# Python packages the tests need, pinned (e.g. `pytest==8.3.4 nats-py==2.9.0`). They go to
+# .tools/py, not .tools/pip: `pip install --target` into a dir that already has bin/ drops the
+# new package's scripts (and --upgrade would delete bin/nats-server).
+PY_TEST_DEPS :=
+
+.PHONY: help run stop test bench lint fmt proto-lint clean-data
+
+help:
+	@echo "make run         build and start NATS, PostgreSQL and the services (Ctrl-C stops)"
+	echo "make test        run every test (throwaway NATS and PostgreSQL per test run)"
+	echo "make bench       throughput and latency figures"
+	echo "make lint        rustfmt, clippy and buf lint"
+	echo "make fmt         format the Rust code"
+	echo "make proto-lint  buf lint only"
+	echo "make stop        stop what an earlier make run left running"
+	echo "make clean-data  stop, then delete .data/ (event store, database, logs)"
+
+run:
+	@scripts/run.sh
+
+stop:
+	@scripts/run.sh stop
+
+test:
+	@. scripts/tools.sh
+	if [ -n "$(strip $(PY_TEST_DEPS))" ] && [ "$$(cat .tools/py/.deps 2>/dev/null)" != "$(strip $(PY_TEST_DEPS))" ]; then
+	  echo "tools: installing python test deps into .tools/py: $(strip $(PY_TEST_DEPS))" >&2
+	  rm -rf .tools/py
+	  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+	    --target .tools/py $(PY_TEST_DEPS)
+	  echo "$(strip $(PY_TEST_DEPS))" >.tools/py/.deps
+	fi
+	export PATH="$(CURDIR)/.tools/bin:$(CURDIR)/.tools/py/bin:$$PATH"
+	export PYTHONPATH="$(CURDIR)/.tools/py$${PYTHONPATH:+:$$PYTHONPATH}"
+	cargo nextest run --workspace --no-fail-fast
+
+bench:
+	@. scripts/tools.sh nats pg
+	cargo run --release -p pantau-bench
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(BUF) lint
+
+fmt:
+	cargo fmt --all
+
+proto-lint:
+	$(BUF) lint
+
+clean-data:
+	@scripts/run.sh stop
+	rm -rf .data

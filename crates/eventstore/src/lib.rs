@@ -1,0 +1,163 @@
+//! The event store: NATS JetStream as the log of every bounded context.
+//!
+//! One stream per context (`PANTAU_IDENTITY` over `pantau.identity.>`), one
+//! subject per aggregate instance (`pantau.identity.worker.<uuid>`: ids only,
+//! never personal data). Appends are optimistic (the expected last sequence
+//! of the aggregate's subject) and idempotent (`Nats-Msg-Id` from the
+//! client's request id). With the durable NATS config (`sync_interval:
+//! always`) every acknowledged append is on disk; the [`append`] module
+//! keeps throughput by group-committing concurrent appends into JetStream
+//! atomic batches, one fsync per batch.
+
+pub mod append;
+pub mod envelope;
+pub mod stream;
+
+pub use append::{AppendError, AppendMode, Appended, Expected, NewEvent};
+pub use envelope::{Metadata, RecordedEvent, Upcaster, Upcasters, headers};
+pub use stream::{StreamSpec, ensure_stream};
+
+use std::sync::Arc;
+
+use async_nats::jetstream;
+
+/// Errors reading the log.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("failed to read {subject} at sequence {sequence}: {message}")]
+    Read {
+        subject: String,
+        sequence: u64,
+        message: String,
+    },
+    #[error("event {sequence} on {subject} is malformed: {message}")]
+    Malformed {
+        subject: String,
+        sequence: u64,
+        message: String,
+    },
+}
+
+/// A handle on one bounded context's stream.
+#[derive(Clone)]
+pub struct EventStore {
+    js: jetstream::Context,
+    stream: jetstream::stream::Stream,
+    appender: append::Appender,
+    upcasters: Arc<Upcasters>,
+}
+
+impl EventStore {
+    /// Creates (or updates) the stream and starts the appender.
+    pub async fn open(
+        client: async_nats::Client,
+        spec: &StreamSpec,
+        mode: AppendMode,
+        upcasters: Upcasters,
+    ) -> Result<Self, stream::StreamError> {
+        let js = jetstream::new(client.clone());
+        let stream = ensure_stream(&js, spec).await?;
+        let appender = append::Appender::start(client, js.clone(), stream.clone(), mode);
+        Ok(Self {
+            js,
+            stream,
+            appender,
+            upcasters: Arc::new(upcasters),
+        })
+    }
+
+    pub fn jetstream(&self) -> &jetstream::Context {
+        &self.js
+    }
+
+    pub fn stream_name(&self) -> &str {
+        &self.stream.cached_info().config.name
+    }
+
+    /// Appends one event. Concurrent calls are group-committed.
+    pub async fn append(&self, event: NewEvent) -> Result<Appended, AppendError> {
+        self.appender.append(event).await
+    }
+
+    /// Every event of one aggregate, in order, upcast to current versions.
+    pub async fn load(&self, subject: &str) -> Result<Vec<RecordedEvent>, LoadError> {
+        self.load_after(subject, 0).await
+    }
+
+    /// The aggregate's events with a stream sequence above `after`.
+    pub async fn load_after(
+        &self,
+        subject: &str,
+        after: u64,
+    ) -> Result<Vec<RecordedEvent>, LoadError> {
+        let mut out = Vec::new();
+        let mut next = after + 1;
+        loop {
+            // Raw (leader) gets rather than direct gets: read-after-write is
+            // guaranteed, which the expected-sequence check depends on.
+            let msg = self
+                .stream
+                .raw_message_builder()
+                .sequence(next)
+                .next_by_subject(subject)
+                .send()
+                .await;
+            let msg = match msg {
+                Ok(m) => m,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        async_nats::jetstream::stream::RawMessageErrorKind::NoMessageFound
+                    ) =>
+                {
+                    break;
+                }
+                Err(e) => {
+                    return Err(LoadError::Read {
+                        subject: subject.to_owned(),
+                        sequence: next,
+                        message: e.to_string(),
+                    });
+                }
+            };
+            next = msg.sequence + 1;
+            out.push(self.decode(
+                msg.subject.as_str(),
+                msg.sequence,
+                msg.time,
+                &msg.headers,
+                msg.payload,
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// Reads envelope headers and upcasts the payload.
+    pub fn decode(
+        &self,
+        subject: &str,
+        sequence: u64,
+        stored_at: chrono::DateTime<chrono::Utc>,
+        headers: &async_nats::HeaderMap,
+        payload: bytes::Bytes,
+    ) -> Result<RecordedEvent, LoadError> {
+        RecordedEvent::decode(
+            subject,
+            sequence,
+            stored_at,
+            headers,
+            payload,
+            &self.upcasters,
+        )
+    }
+
+    /// The stream's last sequence (for projection lag).
+    pub async fn last_sequence(&self) -> Result<u64, LoadError> {
+        let info = self.stream.get_info().await.map_err(|e| LoadError::Read {
+            subject: self.stream_name().to_owned(),
+            sequence: 0,
+            message: e.to_string(),
+        })?;
+        Ok(info.state.last_sequence)
+    }
+}

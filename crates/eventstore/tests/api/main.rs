@@ -1,0 +1,286 @@
+//! The event store against a real, durable (`sync_interval: always`) NATS.
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+use pantau_eventstore::{
+    AppendError, AppendMode, EventStore, Expected, Metadata, NewEvent, StreamSpec, Upcasters,
+};
+use pantau_testkit::NatsServer;
+
+async fn store(nats: &NatsServer, mode: AppendMode) -> anyhow::Result<EventStore> {
+    let client = nats.client().await?;
+    Ok(EventStore::open(
+        client,
+        &StreamSpec::for_context("test"),
+        mode,
+        Upcasters::new(),
+    )
+    .await?)
+}
+
+fn event(subject: &str, body: &str, expected: Expected, msg_id: Option<&str>) -> NewEvent {
+    NewEvent {
+        subject: subject.to_owned(),
+        event_type: "ThingHappened".into(),
+        schema_version: 1,
+        payload: Bytes::from(body.to_owned()),
+        expected,
+        msg_id: msg_id.map(str::to_owned),
+        metadata: Metadata {
+            correlation_id: "corr-1".into(),
+            causation_id: "cause-1".into(),
+            request_id: msg_id.map(str::to_owned),
+            actor: Some("tester".into()),
+        },
+    }
+}
+
+#[tokio::test]
+async fn appended_events_load_back_in_order_with_their_envelope() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let es = store(&nats, AppendMode::default()).await?;
+    let a = es
+        .append(event("pantau.test.thing.1", "a", Expected::NoEvents, None))
+        .await?;
+    let b = es
+        .append(event(
+            "pantau.test.thing.1",
+            "b",
+            Expected::Sequence(a.sequence),
+            None,
+        ))
+        .await?;
+    es.append(event("pantau.test.thing.2", "other", Expected::Any, None))
+        .await?;
+    let loaded = es.load("pantau.test.thing.1").await?;
+    assert_eq!(loaded.len(), 2);
+    assert_eq!(loaded[0].payload, Bytes::from_static(b"a"));
+    assert_eq!(loaded[1].sequence, b.sequence);
+    assert_eq!(loaded[0].event_type, "ThingHappened");
+    assert_eq!(loaded[0].correlation_id, "corr-1");
+    assert_eq!(loaded[0].causation_id, "cause-1");
+    assert_eq!(loaded[0].actor.as_deref(), Some("tester"));
+    assert!(!loaded[0].event_id.is_empty());
+    assert_eq!(
+        es.load_after("pantau.test.thing.1", a.sequence)
+            .await?
+            .len(),
+        1
+    );
+    assert!(es.load("pantau.test.thing.none").await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_stale_expected_sequence_is_a_conflict_and_writes_nothing() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let es = store(&nats, AppendMode::default()).await?;
+    let first = es
+        .append(event("pantau.test.thing.1", "a", Expected::NoEvents, None))
+        .await?;
+    es.append(event(
+        "pantau.test.thing.1",
+        "b",
+        Expected::Sequence(first.sequence),
+        None,
+    ))
+    .await?;
+    let stale = es
+        .append(event(
+            "pantau.test.thing.1",
+            "c",
+            Expected::Sequence(first.sequence),
+            None,
+        ))
+        .await;
+    assert!(
+        matches!(stale, Err(AppendError::Conflict { .. })),
+        "{stale:?}"
+    );
+    let again = es
+        .append(event("pantau.test.thing.1", "d", Expected::NoEvents, None))
+        .await;
+    assert!(
+        matches!(again, Err(AppendError::Conflict { .. })),
+        "{again:?}"
+    );
+    assert_eq!(es.load("pantau.test.thing.1").await?.len(), 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_same_message_id_twice_is_stored_once() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let es = store(&nats, AppendMode::default()).await?;
+    let a = es
+        .append(event(
+            "pantau.test.thing.1",
+            "a",
+            Expected::NoEvents,
+            Some("req-1"),
+        ))
+        .await?;
+    // The retry carries the same stale expectation: dedupe answers first.
+    let b = es
+        .append(event(
+            "pantau.test.thing.1",
+            "a",
+            Expected::NoEvents,
+            Some("req-1"),
+        ))
+        .await?;
+    assert!(!a.duplicate);
+    assert!(b.duplicate);
+    assert_eq!(a.sequence, b.sequence);
+    assert_eq!(es.load("pantau.test.thing.1").await?.len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn concurrent_appends_are_group_committed_without_loss() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let es = store(&nats, AppendMode::default()).await?;
+    let n = 2000;
+    let tasks = (0..n).map(|i| {
+        let es = es.clone();
+        tokio::spawn(async move {
+            es.append(event(
+                &format!("pantau.test.thing.{i}"),
+                "x",
+                Expected::NoEvents,
+                None,
+            ))
+            .await
+        })
+    });
+    let mut seqs = HashSet::new();
+    for t in futures::future::join_all(tasks).await {
+        let appended = t??;
+        assert!(!appended.duplicate);
+        assert!(seqs.insert(appended.sequence), "sequence handed out twice");
+    }
+    assert_eq!(seqs.len(), n);
+    assert_eq!(es.last_sequence().await?, n as u64);
+    // Every acknowledged sequence holds the subject it was promised to.
+    for i in [0usize, 7, 1999] {
+        let loaded = es.load(&format!("pantau.test.thing.{i}")).await?;
+        assert_eq!(loaded.len(), 1);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn one_stale_append_in_a_batch_fails_alone() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let es = store(&nats, AppendMode::default()).await?;
+    es.append(event(
+        "pantau.test.thing.taken",
+        "a",
+        Expected::NoEvents,
+        None,
+    ))
+    .await?;
+    let mut tasks = Vec::new();
+    for i in 0..300 {
+        let es = es.clone();
+        let subject = if i == 150 {
+            "pantau.test.thing.taken".to_owned()
+        } else {
+            format!("pantau.test.thing.{i}")
+        };
+        tasks.push(tokio::spawn(async move {
+            es.append(event(
+                &subject,
+                "x",
+                Expected::NoEvents,
+                Some(&format!("m-{i}")),
+            ))
+            .await
+        }));
+    }
+    let results: Vec<_> = futures::future::join_all(tasks).await;
+    let mut ok = 0;
+    for (i, r) in results.into_iter().enumerate() {
+        match r? {
+            Ok(_) => ok += 1,
+            Err(AppendError::Conflict { subject }) => {
+                assert_eq!(i, 150);
+                assert_eq!(subject, "pantau.test.thing.taken");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    assert_eq!(ok, 299);
+    assert_eq!(es.last_sequence().await?, 300);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_retried_message_inside_a_batch_is_not_stored_twice() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let es = store(&nats, AppendMode::default()).await?;
+    let first = es
+        .append(event(
+            "pantau.test.thing.retry",
+            "a",
+            Expected::NoEvents,
+            Some("req-r"),
+        ))
+        .await?;
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let es = es.clone();
+        let (subject, id) = if i == 100 {
+            ("pantau.test.thing.retry".to_owned(), "req-r".to_owned())
+        } else {
+            (format!("pantau.test.thing.{i}"), format!("m-{i}"))
+        };
+        tasks.push(tokio::spawn(async move {
+            es.append(event(&subject, "x", Expected::NoEvents, Some(&id)))
+                .await
+        }));
+    }
+    for (i, r) in futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        let appended = r??;
+        if i == 100 {
+            assert!(appended.duplicate);
+            assert_eq!(appended.sequence, first.sequence);
+        }
+    }
+    assert_eq!(es.last_sequence().await?, 200);
+    assert_eq!(es.load("pantau.test.thing.retry").await?.len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn pipelined_mode_appends_with_the_same_guarantees() -> anyhow::Result<()> {
+    let nats = NatsServer::spawn(false).await?;
+    let es = store(&nats, AppendMode::Pipelined).await?;
+    let a = es
+        .append(event(
+            "pantau.test.thing.1",
+            "a",
+            Expected::NoEvents,
+            Some("p1"),
+        ))
+        .await?;
+    let dup = es
+        .append(event(
+            "pantau.test.thing.1",
+            "a",
+            Expected::NoEvents,
+            Some("p1"),
+        ))
+        .await?;
+    assert!(dup.duplicate && dup.sequence == a.sequence);
+    let stale = es
+        .append(event("pantau.test.thing.1", "b", Expected::NoEvents, None))
+        .await;
+    assert!(matches!(stale, Err(AppendError::Conflict { .. })));
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! Platform plumbing every Pantau service shares: layered configuration
+//! (defaults, optional file, `PANTAU_*` environment), tracing with optional
+//! OTLP export, W3C trace context across gRPC metadata and NATS headers, gRPC
+//! health and reflection, and graceful shutdown.
+
+pub mod config;
+pub mod grpc;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use config::{ConfigError, Settings};

@@ -1,0 +1,171 @@
+//! Tracing and OpenTelemetry. Every service installs the same subscriber:
+//! an env-filtered fmt layer (`PANTAU_LOG`, default `info`; JSON when
+//! `PANTAU_LOG_FORMAT=json`) and an OpenTelemetry layer, so every span has a
+//! W3C trace id even when nothing is exported. When
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, spans are also exported over OTLP.
+//!
+//! Trace context crosses process boundaries as a `traceparent` header in gRPC
+//! metadata and in NATS message headers; `inject_*`/`extract_*` do both.
+
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+/// Keeps the tracer provider alive; flushes spans when dropped.
+pub struct TelemetryGuard {
+    provider: SdkTracerProvider,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        let _ = self.provider.shutdown();
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("failed to build the OTLP exporter: {0}")]
+    Exporter(String),
+    #[error("a global tracing subscriber is already installed")]
+    AlreadyInstalled,
+}
+
+/// Installs the global subscriber for `service`. Call once, from `main`.
+pub fn init(service: &'static str) -> Result<TelemetryGuard, TelemetryError> {
+    let provider = provider(service, std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok())?;
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let tracer = provider.tracer(service);
+    let filter = EnvFilter::try_from_env("PANTAU_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("PANTAU_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let fmt = if json {
+        tracing_subscriber::fmt::layer().json().boxed()
+    } else {
+        tracing_subscriber::fmt::layer().with_target(false).boxed()
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .try_init()
+        .map_err(|_| TelemetryError::AlreadyInstalled)?;
+    Ok(TelemetryGuard { provider })
+}
+
+fn provider(
+    service: &'static str,
+    endpoint: Option<String>,
+) -> Result<SdkTracerProvider, TelemetryError> {
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(service)
+        .build();
+    let builder = SdkTracerProvider::builder().with_resource(resource);
+    let builder = match endpoint.filter(|e| !e.is_empty()) {
+        Some(endpoint) => {
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint)
+                .build()
+                .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+            builder.with_batch_exporter(exporter)
+        }
+        None => builder,
+    };
+    Ok(builder.build())
+}
+
+/// Installs only the propagator; for tests and tools that have their own
+/// subscriber (or none) but must still carry `traceparent`.
+pub fn init_propagator() {
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+}
+
+struct NatsHeaders<'a>(&'a mut async_nats::HeaderMap);
+
+impl Injector for NatsHeaders<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        self.0.insert(key, value.as_str());
+    }
+}
+
+struct NatsHeadersRead<'a>(&'a async_nats::HeaderMap);
+
+impl Extractor for NatsHeadersRead<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(|v| v.as_str())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.iter().map(|(k, _)| k.as_ref()).collect()
+    }
+}
+
+struct Metadata<'a>(&'a mut tonic::metadata::MetadataMap);
+
+impl Injector for Metadata<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(k), Ok(v)) = (
+            tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
+            value.parse(),
+        ) {
+            self.0.insert(k, v);
+        }
+    }
+}
+
+struct MetadataRead<'a>(&'a tonic::metadata::MetadataMap);
+
+impl Extractor for MetadataRead<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0
+            .keys()
+            .filter_map(|k| match k {
+                tonic::metadata::KeyRef::Ascii(k) => Some(k.as_str()),
+                tonic::metadata::KeyRef::Binary(_) => None,
+            })
+            .collect()
+    }
+}
+
+fn current_context() -> opentelemetry::Context {
+    tracing::Span::current().context()
+}
+
+/// Writes the current span's `traceparent` into NATS headers.
+pub fn inject_nats(headers: &mut async_nats::HeaderMap) {
+    TraceContextPropagator::new().inject_context(&current_context(), &mut NatsHeaders(headers));
+}
+
+/// Reads the trace context a NATS message carries.
+pub fn extract_nats(headers: &async_nats::HeaderMap) -> opentelemetry::Context {
+    TraceContextPropagator::new().extract(&NatsHeadersRead(headers))
+}
+
+/// Writes the current span's `traceparent` into outgoing gRPC metadata.
+pub fn inject_grpc(metadata: &mut tonic::metadata::MetadataMap) {
+    TraceContextPropagator::new().inject_context(&current_context(), &mut Metadata(metadata));
+}
+
+/// Reads the trace context of an incoming gRPC call.
+pub fn extract_grpc(metadata: &tonic::metadata::MetadataMap) -> opentelemetry::Context {
+    TraceContextPropagator::new().extract(&MetadataRead(metadata))
+}
+
+/// Makes `span` a child of the remote context (no-op for an empty context).
+pub fn set_parent(span: &tracing::Span, parent: opentelemetry::Context) {
+    let _ = span.set_parent(parent);
+}
+
+/// The current span's `traceparent` value, if it has a valid trace id.
+pub fn current_traceparent() -> Option<String> {
+    let mut headers = async_nats::HeaderMap::new();
+    inject_nats(&mut headers);
+    headers.get("traceparent").map(|v| v.as_str().to_owned())
+}

@@ -1,0 +1,23 @@
+//! Compiles every file under `proto/` into Rust with tonic-prost-build, using
+//! a vendored protoc so no system install is needed.
+
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let protoc = protoc_bin_vendored::protoc_bin_path()?;
+    // Edition 2024 marks set_var unsafe; a build script has no other threads.
+    unsafe { std::env::set_var("PROTOC", &protoc) };
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let files = [
+        "pantau/events/v1/common.proto",
+        "pantau/events/v1/identity.proto",
+        "pantau/identity/v1/identity.proto",
+    ];
+    let paths: Vec<PathBuf> = files.iter().map(|f| root.join(f)).collect();
+    let descriptor = PathBuf::from(std::env::var("OUT_DIR")?).join("pantau_descriptor.bin");
+    tonic_prost_build::configure()
+        .file_descriptor_set_path(&descriptor)
+        .compile_protos(&paths, &[root.clone()])?;
+    println!("cargo:rerun-if-changed={}", root.display());
+    Ok(())
+}

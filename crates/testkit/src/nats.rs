@@ -1,0 +1,106 @@
+//! A throwaway nats-server with JetStream and the shipped durability setting.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+pub struct NatsServer {
+    pub url: String,
+    child: Option<Child>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn binary() -> PathBuf {
+    if let Ok(p) = std::env::var("PANTAU_NATS_SERVER_BIN") {
+        return PathBuf::from(p);
+    }
+    let local = crate::workspace_root().join(".tools/bin/nats-server");
+    if local.exists() {
+        return local;
+    }
+    PathBuf::from("nats-server")
+}
+
+impl NatsServer {
+    /// `PANTAU_NATS_URL` if set, else a fresh server (durable: sync always).
+    pub async fn start() -> anyhow::Result<Self> {
+        if let Ok(url) = std::env::var("PANTAU_NATS_URL") {
+            return Ok(Self {
+                url,
+                child: None,
+                _dir: None,
+            });
+        }
+        Self::spawn(true).await
+    }
+
+    /// A fresh server; `durable` selects `sync_interval: always`.
+    pub async fn spawn(durable: bool) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir().context("failed to create nats temp dir")?;
+        let port = crate::free_port();
+        let conf = dir.path().join("nats.conf");
+        let sync = if durable { "sync_interval: always" } else { "" };
+        std::fs::write(
+            &conf,
+            format!(
+                "listen: 127.0.0.1:{port}\njetstream {{\n  store_dir: \"{}\"\n  {sync}\n}}\n",
+                dir.path().join("js").display()
+            ),
+        )?;
+        let bin = binary();
+        let child = Command::new(&bin)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| {
+                format!(
+                    "failed to start {} (run `make test`, which installs it into .tools/)",
+                    bin.display()
+                )
+            })?;
+        let url = format!("nats://127.0.0.1:{port}");
+        let server = Self {
+            url: url.clone(),
+            child: Some(child),
+            _dir: Some(dir),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(client) = async_nats::connect(&url).await {
+                // JetStream is ready once the account info answers.
+                let js = async_nats::jetstream::new(client);
+                if js.query_account().await.is_ok() {
+                    return Ok(server);
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("nats-server did not become ready on {url}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn client(&self) -> anyhow::Result<async_nats::Client> {
+        async_nats::connect(&self.url)
+            .await
+            .with_context(|| format!("failed to connect to {}", self.url))
+    }
+
+    /// Kills the server abruptly (power-cut style), keeping its data dir.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
