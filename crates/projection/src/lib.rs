@@ -1,1 +1,48 @@
-//! placeholder
+//! Projections: JetStream events into PostgreSQL read models, exactly once.
+//!
+//! Each projection owns one PostgreSQL schema holding its tables and a
+//! one-row `checkpoint` (the last stream sequence applied). A batch of events
+//! is applied and the checkpoint advanced in one transaction; messages are
+//! acked only after that commit. A redelivered or replayed event has a
+//! sequence at or below the checkpoint and is skipped, so nothing counts
+//! twice, whatever crashes where.
+//!
+//! One instance applies a projection at a time (a PostgreSQL advisory lock
+//! elects it); others wait as hot standbys. A rebuild replays the stream from
+//! sequence 1 into a fresh schema and swaps it in with one rename, so readers
+//! see the old model or the new one, never a half-built one.
+
+mod runner;
+
+pub use runner::{ProjectionHandle, Runner, RunnerOptions, rebuild};
+
+use pantau_eventstore::RecordedEvent;
+use sqlx::PgConnection;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    #[error("database error in projection: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The event can never be applied (undecodable); it is recorded in the
+    /// projection's `dead_letters` table and skipped.
+    #[error("event cannot be applied: {0}")]
+    Poison(String),
+    #[error("event stream error: {0}")]
+    Stream(String),
+}
+
+/// A read model fed by events.
+pub trait Projection: Send + Sync + 'static {
+    /// Schema name, checkpoint key and consumer name; `[a-z_]+`.
+    fn name(&self) -> &'static str;
+    /// Subjects this projection reads, e.g. `pantau.identity.worker.*`.
+    fn subjects(&self) -> Vec<String>;
+    /// Idempotent DDL for its tables, run with `search_path` on its schema.
+    fn ddl(&self) -> &'static str;
+    /// Applies one event inside the batch transaction (search_path is set).
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        event: &RecordedEvent,
+    ) -> impl std::future::Future<Output = Result<(), ProjectionError>> + Send;
+}

@@ -1,0 +1,535 @@
+//! Running a projection: the live runner and rebuilds.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{self, AckPolicy, DeliverPolicy, pull};
+use futures::StreamExt;
+use pantau_eventstore::EventStore;
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::{Projection, ProjectionError};
+
+#[derive(Debug, Clone)]
+pub struct RunnerOptions {
+    pub batch_size: usize,
+    /// How long the server waits for an ack before redelivering.
+    pub ack_wait: Duration,
+    /// Test hook: commit the next batch but never ack it (a crash between
+    /// commit and ack), to prove redelivery does not double count.
+    pub skip_next_ack: bool,
+}
+
+impl Default for RunnerOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 500,
+            ack_wait: Duration::from_secs(30),
+            skip_next_ack: false,
+        }
+    }
+}
+
+/// Live view of a running projection.
+#[derive(Clone)]
+pub struct ProjectionHandle {
+    checkpoint: watch::Receiver<u64>,
+    store: EventStore,
+}
+
+impl ProjectionHandle {
+    pub fn checkpoint(&self) -> u64 {
+        *self.checkpoint.borrow()
+    }
+
+    /// Last stream sequence minus checkpoint.
+    pub async fn lag(&self) -> Result<u64, ProjectionError> {
+        let last = self
+            .store
+            .last_sequence()
+            .await
+            .map_err(|e| ProjectionError::Stream(e.to_string()))?;
+        Ok(last.saturating_sub(self.checkpoint()))
+    }
+
+    /// Waits until the projection has applied `sequence` (read-your-writes).
+    pub async fn wait_for(&self, sequence: u64, timeout: Duration) -> bool {
+        let mut rx = self.checkpoint.clone();
+        tokio::time::timeout(timeout, rx.wait_for(|c| *c >= sequence))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+}
+
+pub struct Runner<P: Projection> {
+    projection: Arc<P>,
+    pool: PgPool,
+    store: EventStore,
+    options: RunnerOptions,
+}
+
+fn lock_key(name: &str, purpose: &str) -> i64 {
+    // FNV-1a: stable across processes and releases.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes().chain(purpose.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h as i64
+}
+
+/// Creates the schema, its tables, and the checkpoint row.
+async fn prepare_schema<P: Projection>(
+    conn: &mut PgConnection,
+    projection: &P,
+    schema: &str,
+) -> Result<(), ProjectionError> {
+    let mut tx = conn.begin().await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
+    )))
+    .execute(&mut *tx)
+    .await?;
+    set_search_path(&mut tx, schema).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE TABLE IF NOT EXISTS checkpoint (id INT PRIMARY KEY CHECK (id = 1), last_sequence BIGINT NOT NULL, updated_at TIMESTAMPTZ NOT NULL DEFAULT now());
+         INSERT INTO checkpoint (id, last_sequence) VALUES (1, 0) ON CONFLICT DO NOTHING;
+         CREATE TABLE IF NOT EXISTS dead_letters (sequence BIGINT PRIMARY KEY, subject TEXT NOT NULL, event_type TEXT NOT NULL, reason TEXT NOT NULL, recorded_at TIMESTAMPTZ NOT NULL DEFAULT now());
+         {}",
+        projection.ddl()
+    )))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn set_search_path(conn: &mut PgConnection, schema: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SET LOCAL search_path TO \"{schema}\", public"
+    )))
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+async fn read_checkpoint(pool: &PgPool, schema: &str) -> Result<u64, ProjectionError> {
+    let seq: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT last_sequence FROM \"{schema}\".checkpoint WHERE id = 1"
+    )))
+    .fetch_one(pool)
+    .await?;
+    Ok(seq as u64)
+}
+
+/// Applies a batch in one transaction; returns the new checkpoint.
+async fn apply_batch<P: Projection>(
+    pool: &PgPool,
+    projection: &P,
+    store: &EventStore,
+    schema: &str,
+    messages: &[async_nats::jetstream::Message],
+) -> Result<u64, ProjectionError> {
+    let mut tx = pool.begin().await?;
+    // Serialises against a rebuild's swap.
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(lock_key(projection.name(), "batch"))
+        .execute(&mut *tx)
+        .await?;
+    set_search_path(&mut tx, schema).await?;
+    let checkpoint: i64 =
+        sqlx::query_scalar("SELECT last_sequence FROM checkpoint WHERE id = 1 FOR UPDATE")
+            .fetch_one(&mut *tx)
+            .await?;
+    let mut last = checkpoint as u64;
+    for msg in messages {
+        let info = msg
+            .info()
+            .map_err(|e| ProjectionError::Stream(e.to_string()))?;
+        let seq = info.stream_sequence;
+        if seq <= last {
+            continue; // redelivered or replayed: already counted
+        }
+        let headers = msg.headers.clone().unwrap_or_default();
+        let decoded = store.decode(
+            msg.subject.as_str(),
+            seq,
+            info.published,
+            &headers,
+            msg.payload.clone(),
+        );
+        let outcome = match decoded {
+            Ok(event) => {
+                sqlx::query("SAVEPOINT ev").execute(&mut *tx).await?;
+                match projection.apply(&mut tx, &event).await {
+                    Ok(()) => {
+                        sqlx::query("RELEASE SAVEPOINT ev")
+                            .execute(&mut *tx)
+                            .await?;
+                        Ok(())
+                    }
+                    Err(ProjectionError::Poison(reason)) => {
+                        sqlx::query("ROLLBACK TO SAVEPOINT ev")
+                            .execute(&mut *tx)
+                            .await?;
+                        Err((event.event_type, reason))
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => Err((String::new(), e.to_string())),
+        };
+        if let Err((event_type, reason)) = outcome {
+            warn!(projection = projection.name(), seq, %reason, "event dead-lettered");
+            sqlx::query(
+                "INSERT INTO dead_letters (sequence, subject, event_type, reason) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(seq as i64)
+            .bind(msg.subject.as_str())
+            .bind(event_type)
+            .bind(reason)
+            .execute(&mut *tx)
+            .await?;
+        }
+        last = seq;
+    }
+    sqlx::query("UPDATE checkpoint SET last_sequence = $1, updated_at = now() WHERE id = 1")
+        .bind(last as i64)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(last)
+}
+
+impl<P: Projection> Runner<P> {
+    pub fn new(projection: P, pool: PgPool, store: EventStore, options: RunnerOptions) -> Self {
+        Self {
+            projection: Arc::new(projection),
+            pool,
+            store,
+            options,
+        }
+    }
+
+    /// Prepares the schema and starts applying in the background.
+    pub async fn spawn(
+        self,
+        shutdown: pantau_platform::shutdown::Shutdown,
+    ) -> Result<ProjectionHandle, ProjectionError> {
+        let name = self.projection.name();
+        let mut conn = self.pool.acquire().await?;
+        prepare_schema(&mut conn, self.projection.as_ref(), name).await?;
+        drop(conn);
+        let start = read_checkpoint(&self.pool, name).await?;
+        let (tx, rx) = watch::channel(start);
+        let handle = ProjectionHandle {
+            checkpoint: rx,
+            store: self.store.clone(),
+        };
+        tokio::spawn(async move {
+            loop {
+                match self.run(&tx, &shutdown).await {
+                    Ok(()) => return,
+                    Err(e) => {
+                        error!(projection = name, error = %e, "projection failed, restarting");
+                        tokio::select! {
+                            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                            () = shutdown.wait() => return,
+                        }
+                    }
+                }
+            }
+        });
+        Ok(handle)
+    }
+
+    async fn run(
+        &self,
+        checkpoint: &watch::Sender<u64>,
+        shutdown: &pantau_platform::shutdown::Shutdown,
+    ) -> Result<(), ProjectionError> {
+        let name = self.projection.name();
+        // Leader election: one instance applies; the lock dies with the session.
+        let mut leader = self.pool.acquire().await?.detach();
+        loop {
+            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(lock_key(name, "leader"))
+                .fetch_one(&mut leader)
+                .await?;
+            if got {
+                break;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(2)) => {}
+                () = shutdown.wait() => return Ok(()),
+            }
+        }
+        let start = read_checkpoint(&self.pool, name).await?;
+        checkpoint.send_replace(start);
+        info!(
+            projection = name,
+            start, "projection leader, applying from checkpoint"
+        );
+        let consumer = self.consumer(start).await?;
+        let mut skip_ack = self.options.skip_next_ack;
+        loop {
+            if shutdown.is_triggered() {
+                return Ok(());
+            }
+            let batch = consumer
+                .fetch()
+                .max_messages(self.options.batch_size)
+                .expires(Duration::from_millis(500))
+                .messages()
+                .await
+                .map_err(|e| ProjectionError::Stream(e.to_string()))?;
+            let messages: Vec<_> = tokio::select! {
+                m = batch.collect::<Vec<_>>() => m,
+                () = shutdown.wait() => return Ok(()),
+            };
+            let messages: Vec<_> = messages.into_iter().filter_map(Result::ok).collect();
+            if messages.is_empty() {
+                continue;
+            }
+            let last = apply_batch(
+                &self.pool,
+                self.projection.as_ref(),
+                &self.store,
+                name,
+                &messages,
+            )
+            .await?;
+            checkpoint.send_replace(last);
+            if skip_ack {
+                skip_ack = false;
+                continue;
+            }
+            for m in &messages {
+                if let Err(e) = m.ack().await {
+                    warn!(projection = name, error = %e, "ack failed; redelivery will be skipped");
+                }
+            }
+        }
+    }
+
+    /// The durable consumer, (re)positioned just after the checkpoint.
+    async fn consumer(
+        &self,
+        checkpoint: u64,
+    ) -> Result<consumer::Consumer<pull::Config>, ProjectionError> {
+        let js = self.store.jetstream();
+        let stream = js
+            .get_stream(self.store.stream_name())
+            .await
+            .map_err(|e| ProjectionError::Stream(e.to_string()))?;
+        let durable = format!("proj_{}", self.projection.name());
+        // The checkpoint in PostgreSQL is the truth; the consumer only
+        // delivers. Recreate it there (we hold the leader lock).
+        let _ = stream.delete_consumer(&durable).await;
+        stream
+            .create_consumer(pull::Config {
+                durable_name: Some(durable),
+                deliver_policy: DeliverPolicy::ByStartSequence {
+                    start_sequence: checkpoint + 1,
+                },
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: self.options.ack_wait,
+                filter_subjects: self.projection.subjects(),
+                max_ack_pending: 20_000,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| ProjectionError::Stream(e.to_string()))
+    }
+}
+
+/// Replays the whole stream into a fresh schema and swaps it in atomically.
+/// `progress` is told (applied, target) as the replay goes.
+pub async fn rebuild<P: Projection>(
+    projection: &P,
+    pool: &PgPool,
+    store: &EventStore,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<u64, ProjectionError> {
+    let live = projection.name();
+    let next = format!("{live}_rebuild");
+    let mut conn = pool.acquire().await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS \"{next}\" CASCADE"
+    )))
+    .execute(&mut *conn)
+    .await?;
+    prepare_schema(&mut conn, projection, &next).await?;
+    drop(conn);
+    let target = store
+        .last_sequence()
+        .await
+        .map_err(|e| ProjectionError::Stream(e.to_string()))?;
+    let js = store.jetstream();
+    let stream = js
+        .get_stream(store.stream_name())
+        .await
+        .map_err(|e| ProjectionError::Stream(e.to_string()))?;
+    let consumer = stream
+        .create_consumer(pull::Config {
+            deliver_policy: DeliverPolicy::All,
+            ack_policy: AckPolicy::None,
+            filter_subjects: projection.subjects(),
+            inactive_threshold: Duration::from_secs(60),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| ProjectionError::Stream(e.to_string()))?;
+    let mut applied = 0u64;
+    progress(0, target);
+    // Replay up to the target; anything newer is applied under the swap lock.
+    let mut messages = consumer
+        .messages()
+        .await
+        .map_err(|e| ProjectionError::Stream(e.to_string()))?;
+    let mut buf = Vec::new();
+    while applied < target {
+        let next_msg = tokio::time::timeout(Duration::from_millis(300), messages.next()).await;
+        match next_msg {
+            Ok(Some(Ok(m))) => {
+                let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
+                buf.push(m);
+                if buf.len() >= 500 || seq >= target {
+                    applied = apply_batch(pool, projection, store, &next, &buf).await?;
+                    buf.clear();
+                    progress(applied.min(target), target);
+                }
+            }
+            Ok(Some(Err(e))) => return Err(ProjectionError::Stream(e.to_string())),
+            Ok(None) => break,
+            Err(_) => {
+                // No more matching events below the target.
+                if !buf.is_empty() {
+                    apply_batch(pool, projection, store, &next, &buf).await?;
+                    buf.clear();
+                }
+                break;
+            }
+        }
+    }
+    if !buf.is_empty() {
+        apply_batch(pool, projection, store, &next, &buf).await?;
+    }
+    progress(target, target);
+    drop(messages);
+    swap(pool, projection, store, live, &next).await
+}
+
+async fn swap<P: Projection>(
+    pool: &PgPool,
+    projection: &P,
+    store: &EventStore,
+    live: &str,
+    next: &str,
+) -> Result<u64, ProjectionError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(lock_key(projection.name(), "batch"))
+        .execute(&mut *tx)
+        .await?;
+    let live_cp: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT last_sequence FROM \"{live}\".checkpoint WHERE id = 1"
+    )))
+    .fetch_optional(&mut *tx)
+    .await?
+    .unwrap_or(0);
+    let next_cp: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT last_sequence FROM \"{next}\".checkpoint WHERE id = 1"
+    )))
+    .fetch_one(&mut *tx)
+    .await?;
+    if next_cp < live_cp {
+        // The live model moved on during the replay: the live runner is
+        // blocked by our lock, so the gap is closed by setting the rebuilt
+        // checkpoint only after applying those events here.
+        let gap = (next_cp as u64 + 1)..=(live_cp as u64);
+        set_search_path(&mut tx, next).await?;
+        for seq in gap {
+            let msg = match store.jetstream().get_stream(store.stream_name()).await {
+                Ok(s) => s.get_raw_message(seq).await,
+                Err(e) => return Err(ProjectionError::Stream(e.to_string())),
+            };
+            let Ok(msg) = msg else { continue };
+            if !projection
+                .subjects()
+                .iter()
+                .any(|f| subject_matches(f, msg.subject.as_str()))
+            {
+                continue;
+            }
+            let event = store
+                .decode(
+                    msg.subject.as_str(),
+                    seq,
+                    msg.time,
+                    &msg.headers,
+                    msg.payload,
+                )
+                .map_err(|e| ProjectionError::Poison(e.to_string()))?;
+            projection.apply(&mut tx, &event).await?;
+        }
+        sqlx::query("UPDATE checkpoint SET last_sequence = $1 WHERE id = 1")
+            .bind(live_cp)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let old = format!("{live}_old");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS \"{old}\" CASCADE;
+         ALTER SCHEMA \"{live}\" RENAME TO \"{old}\";
+         ALTER SCHEMA \"{next}\" RENAME TO \"{live}\";
+         DROP SCHEMA \"{old}\" CASCADE;"
+    )))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(next_cp.max(live_cp) as u64)
+}
+
+/// NATS subject matching with `*` and `>` wildcards.
+pub(crate) fn subject_matches(filter: &str, subject: &str) -> bool {
+    let mut f = filter.split('.');
+    let mut s = subject.split('.');
+    loop {
+        match (f.next(), s.next()) {
+            (Some(">"), Some(_)) => return true,
+            (Some("*"), Some(_)) => {}
+            (Some(a), Some(b)) if a == b => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subject_matches;
+
+    #[test]
+    fn wildcards_match_like_nats() {
+        assert!(subject_matches(
+            "pantau.identity.worker.*",
+            "pantau.identity.worker.1"
+        ));
+        assert!(!subject_matches(
+            "pantau.identity.worker.*",
+            "pantau.identity.worker.1.x"
+        ));
+        assert!(subject_matches(
+            "pantau.identity.>",
+            "pantau.identity.worker.1"
+        ));
+        assert!(!subject_matches("pantau.identity.>", "pantau.identity"));
+        assert!(!subject_matches(
+            "pantau.identity.agency.*",
+            "pantau.identity.worker.1"
+        ));
+    }
+}
