@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{self, AckPolicy, DeliverPolicy, pull};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use pantau_eventstore::EventStore;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
@@ -274,24 +274,30 @@ impl<P: Projection> Runner<P> {
         );
         let consumer = self.consumer(start).await?;
         let mut skip_ack = self.options.skip_next_ack;
+        let mut stream = consumer
+            .stream()
+            .max_messages_per_batch(self.options.batch_size)
+            .heartbeat(Duration::from_secs(5))
+            .expires(Duration::from_secs(30))
+            .messages()
+            .await
+            .map_err(|e| ProjectionError::Stream(e.to_string()))?;
         loop {
-            if shutdown.is_triggered() {
-                return Ok(());
-            }
-            let batch = consumer
-                .fetch()
-                .max_messages(self.options.batch_size)
-                .expires(Duration::from_millis(500))
-                .messages()
-                .await
-                .map_err(|e| ProjectionError::Stream(e.to_string()))?;
-            let messages: Vec<_> = tokio::select! {
-                m = batch.collect::<Vec<_>>() => m,
+            // Wait for one event, then take whatever else is already here:
+            // low latency when idle, big transactions under load.
+            let first = tokio::select! {
+                m = stream.next() => m,
                 () = shutdown.wait() => return Ok(()),
             };
-            let messages: Vec<_> = messages.into_iter().filter_map(Result::ok).collect();
-            if messages.is_empty() {
-                continue;
+            let first = first
+                .ok_or_else(|| ProjectionError::Stream("consumer stream ended".into()))?
+                .map_err(|e| ProjectionError::Stream(e.to_string()))?;
+            let mut messages = vec![first];
+            while messages.len() < self.options.batch_size {
+                match stream.next().now_or_never() {
+                    Some(Some(Ok(m))) => messages.push(m),
+                    _ => break,
+                }
             }
             let last = apply_batch(
                 &self.pool,
