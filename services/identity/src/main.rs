@@ -1,1 +1,19 @@
-fn main() {}
+//! pantau-identity: the worker registry service.
+
+use pantau_identity::{
+    app,
+    config::{Config, DEFAULTS},
+};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _telemetry = pantau_platform::telemetry::init("pantau-identity")?;
+    let settings = pantau_platform::Settings::load(DEFAULTS)?;
+    tracing::info!(settings = %settings.describe(), "starting");
+    let config = Config::from_settings(&settings)?;
+    let running = app::start(config).await?;
+    tracing::info!(addr = %running.addr, "identity gRPC listening");
+    pantau_platform::shutdown::signal().await;
+    running.stop().await;
+    Ok(())
+}

@@ -1,0 +1,207 @@
+//! Wiring: database, migrations, stream, signing key, read model, bootstrap
+//! admin and the gRPC server (with health and reflection).
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use pantau_authn::{Issuer, SigningKeyPair, Verifier};
+use pantau_eventstore::{AppendMode, EventStore, Expected, NewEvent, StreamSpec, Upcasters};
+use pantau_platform::shutdown::Shutdown;
+use pantau_projection::{Runner, RunnerOptions};
+use pantau_proto::events::v1::{self as ev, identity_event::Event};
+use pantau_proto::identity::v1::identity_service_server::IdentityServiceServer;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgPool};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::core::{encode, signing_key_subject};
+use crate::crypto::Fingerprinter;
+use crate::domain::Role;
+use crate::grpc::Identity;
+use crate::readmodel::IdentityReadModel;
+
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub identity: Arc<Identity>,
+    shutdown: Shutdown,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    pub async fn stop(self) {
+        self.shutdown.trigger();
+        let _ = self.server.await;
+    }
+}
+
+/// Creates the service's database on the server if it does not exist.
+pub async fn ensure_database(server_url: &str, name: &str) -> anyhow::Result<String> {
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        anyhow::bail!("PANTAU_IDENTITY_DATABASE: only letters, digits and _ are allowed");
+    }
+    let mut conn = sqlx::PgConnection::connect(server_url)
+        .await
+        .with_context(|| "failed to connect to PostgreSQL (PANTAU_DATABASE_URL)")?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        let created = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut conn)
+            .await;
+        if let Err(e) = created {
+            // A concurrent instance may have won the race.
+            if !e.to_string().contains("already exists") {
+                return Err(e).context("failed to create the identity database");
+            }
+        }
+    }
+    let base = server_url
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .unwrap_or(server_url);
+    let (base, query) = match server_url.split_once('?') {
+        Some((_, q)) => (base.split('?').next().unwrap_or(base), format!("?{q}")),
+        None => (base, String::new()),
+    };
+    Ok(format!("{base}/{name}{query}"))
+}
+
+async fn signing_key(pool: &PgPool, store: &EventStore) -> anyhow::Result<SigningKeyPair> {
+    let existing: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT secret FROM signing_keys ORDER BY created_at LIMIT 1")
+            .fetch_optional(pool)
+            .await?;
+    let key = match existing.and_then(|s| <[u8; 32]>::try_from(s).ok()) {
+        Some(secret) => SigningKeyPair::from_secret_bytes(secret),
+        None => {
+            let fresh = SigningKeyPair::generate().map_err(|e| anyhow::anyhow!("{e}"))?;
+            sqlx::query(
+                "INSERT INTO signing_keys (key_id, secret) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(fresh.key_id())
+            .bind(fresh.secret_bytes().as_slice())
+            .execute(pool)
+            .await?;
+            fresh
+        }
+    };
+    let event = Event::SigningKeyPublished(ev::SigningKeyPublished {
+        key_id: key.key_id(),
+        public_key: key.public_key_bytes().to_vec(),
+    });
+    store
+        .append(NewEvent {
+            subject: signing_key_subject(&key.key_id()),
+            event_type: "SigningKeyPublished".into(),
+            schema_version: 1,
+            payload: encode(&event),
+            expected: Expected::Any,
+            msg_id: Some(format!("signing-key:{}", key.key_id())),
+            metadata: Default::default(),
+        })
+        .await
+        .context("failed to publish the signing key")?;
+    Ok(key)
+}
+
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let db_url = ensure_database(&config.database_url, &config.database).await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(32)
+        .connect(&db_url)
+        .await
+        .context("failed to connect to the identity database")?;
+    sqlx::migrate!("./migrations")
+        .run(&pool)
+        .await
+        .context("failed to apply migrations")?;
+    let client = async_nats::connect(&config.nats_url)
+        .await
+        .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
+    let mode = if config.batching {
+        AppendMode::default()
+    } else {
+        AppendMode::Pipelined
+    };
+    let store = EventStore::open(
+        client,
+        &StreamSpec::for_context("identity"),
+        mode,
+        Upcasters::new(),
+    )
+    .await?;
+    let key = signing_key(&pool, &store).await?;
+    let mut verifier = Verifier::new();
+    verifier.add_key(&key.key_id(), key.public_key_bytes())?;
+    let shutdown = Shutdown::new();
+    let read = Runner::new(
+        IdentityReadModel,
+        pool.clone(),
+        store.clone(),
+        RunnerOptions::default(),
+    )
+    .spawn(shutdown.clone())
+    .await?;
+    let identity = Arc::new(Identity {
+        store,
+        pool,
+        read,
+        fingerprints: Fingerprinter::new(config.fingerprint_secret.as_bytes()),
+        issuer: Issuer::new(key),
+        verifier,
+        token_ttl_secs: config.token_ttl_secs,
+        clock: Arc::new(chrono::Utc::now),
+    });
+    if let Some((login, password)) = &config.admin {
+        let account_id = crate::grpc::derived_id("bootstrap-admin", login);
+        crate::grpc::insert_account(
+            &identity,
+            &account_id,
+            login,
+            password,
+            &[Role::ProvinceAdmin],
+            None,
+            None,
+            "bootstrap",
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("failed to create the first province admin: {e}"))?;
+    }
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("failed to listen on {}", config.addr))?;
+    let addr = listener.local_addr()?;
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<IdentityServiceServer<Arc<Identity>>>()
+        .await;
+    let reflection = pantau_platform::grpc::reflection(pantau_proto::FILE_DESCRIPTOR_SET)?;
+    let svc = IdentityServiceServer::from_arc(identity.clone());
+    let svc = tonic::service::interceptor::InterceptedService::new(
+        svc,
+        pantau_platform::grpc::trace_interceptor,
+    );
+    let stop = shutdown.clone();
+    let server = tokio::spawn(async move {
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let result = tonic::transport::Server::builder()
+            .add_service(health)
+            .add_service(reflection)
+            .add_service(svc)
+            .serve_with_incoming_shutdown(incoming, async move { stop.wait().await })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "grpc server failed");
+        }
+    });
+    Ok(Running {
+        addr,
+        identity,
+        shutdown,
+        server,
+    })
+}

@@ -1,0 +1,63 @@
+//! Every setting of the identity service, with its default.
+
+use pantau_platform::{ConfigError, Settings};
+
+pub const DEFAULTS: &[(&str, &str)] = &[
+    ("PANTAU_NATS_URL", "nats://127.0.0.1:4222"),
+    (
+        "PANTAU_DATABASE_URL",
+        "postgres://pantau@127.0.0.1:5432/postgres",
+    ),
+    ("PANTAU_IDENTITY_DATABASE", "pantau_identity"),
+    ("PANTAU_IDENTITY_ADDR", "127.0.0.1:50051"),
+    ("PANTAU_TOKEN_TTL_SECS", "3600"),
+    ("PANTAU_NATS_DURABLE_BATCHING", "true"),
+    ("PANTAU_ADMIN_ID", ""),
+    ("PANTAU_ADMIN_PASSWORD", ""),
+    ("PANTAU_FINGERPRINT_SECRET", ""),
+];
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub nats_url: String,
+    /// Server URL; the service uses (and creates) `database` on it.
+    pub database_url: String,
+    pub database: String,
+    pub addr: std::net::SocketAddr,
+    pub token_ttl_secs: i64,
+    pub batching: bool,
+    pub admin: Option<(String, String)>,
+    pub fingerprint_secret: String,
+}
+
+impl Config {
+    pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
+        let secret = s.require("PANTAU_FINGERPRINT_SECRET")?.to_owned();
+        if secret.len() < 16 {
+            return Err(ConfigError::Invalid {
+                key: "PANTAU_FINGERPRINT_SECRET".into(),
+                reason: "must be at least 16 characters".into(),
+            });
+        }
+        let admin = match (s.get("PANTAU_ADMIN_ID"), s.get("PANTAU_ADMIN_PASSWORD")) {
+            (Some(i), Some(p)) => Some((i.to_owned(), p.to_owned())),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    key: "PANTAU_ADMIN_ID".into(),
+                    reason: "set both PANTAU_ADMIN_ID and PANTAU_ADMIN_PASSWORD, or neither".into(),
+                });
+            }
+        };
+        Ok(Self {
+            nats_url: s.require("PANTAU_NATS_URL")?.to_owned(),
+            database_url: s.require("PANTAU_DATABASE_URL")?.to_owned(),
+            database: s.require("PANTAU_IDENTITY_DATABASE")?.to_owned(),
+            addr: s.parse("PANTAU_IDENTITY_ADDR")?,
+            token_ttl_secs: s.parse("PANTAU_TOKEN_TTL_SECS")?,
+            batching: s.parse("PANTAU_NATS_DURABLE_BATCHING")?,
+            admin,
+            fingerprint_secret: secret,
+        })
+    }
+}
