@@ -16,7 +16,8 @@ use super::{Identity, local_today, personal};
 use crate::core::{Ctx, execute, worker_subject};
 use crate::domain::{
     Action, Agency, DomainError, EmployeeId, LocalDate, Nik, Nip, PersonName, Principal,
-    RegisterWorker, RegistrationSource, WorkerCommand, WorkerKind, authorize, worker,
+    RegisterWorker, RegistrationSource, WorkerCommand, WorkerKind, authorize, nip_nik_consistent,
+    worker,
 };
 use crate::error::ServiceError;
 
@@ -73,7 +74,12 @@ pub async fn import(
                 ..ctx.clone()
             };
             async move {
-                let flagged = !pr.command.anomalies.is_empty();
+                // The decider adds a NIP/NIK mismatch anomaly itself.
+                let mismatch = match &pr.command.employee_id {
+                    EmployeeId::Nip(nip) => nip_nik_consistent(nip, &pr.command.nik).is_err(),
+                    EmployeeId::Generated(_) => false,
+                };
+                let flagged = mismatch || !pr.command.anomalies.is_empty();
                 let subject = worker_subject(&pr.command.worker_id);
                 let r = execute(&id.store, &subject, worker::evolve, &ctx, |s| {
                     if s.worker().is_some() {

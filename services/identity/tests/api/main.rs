@@ -1,0 +1,4 @@
+//! IdentityService over gRPC against real NATS and PostgreSQL.
+
+mod helpers;
+mod scenarios;
