@@ -85,6 +85,8 @@ impl Ctx {
 pub struct Executed<S> {
     pub state: S,
     pub last_sequence: u64,
+    /// Events this call stored (0 for a retry whose events were all there).
+    pub appended: usize,
 }
 
 const MAX_ATTEMPTS: usize = 8;
@@ -159,6 +161,7 @@ where
         return Ok(Executed {
             state,
             last_sequence: last.unwrap_or(0),
+            appended: remaining.len(),
         });
     }
     Err(ServiceError::Aborted(format!(

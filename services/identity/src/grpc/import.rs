@@ -94,6 +94,10 @@ pub async fn import(
         .await;
         for (line, flagged, r) in results {
             match r {
+                Ok(e) if e.appended == 0 => {
+                    last_seq = last_seq.max(e.last_sequence);
+                    out.already_imported += 1;
+                }
                 Ok(e) => {
                     last_seq = last_seq.max(e.last_sequence);
                     out.imported += 1;

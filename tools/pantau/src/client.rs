@@ -1,0 +1,58 @@
+//! A signed-in identity service client.
+
+use anyhow::Context;
+use pantau_proto::identity::v1::LoginRequest;
+use pantau_proto::identity::v1::identity_service_client::IdentityServiceClient;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Request, Status};
+
+/// Import responses list every rejected row, which can exceed tonic's 4 MiB
+/// default for a large file.
+const MAX_MESSAGE: usize = 256 * 1024 * 1024;
+
+pub type Client = IdentityServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(MetadataValue<Ascii>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
+        req.metadata_mut().insert("authorization", self.0.clone());
+        Ok(req)
+    }
+}
+
+/// Connects to `url` and signs in.
+pub async fn connect(url: &str, login: &str, password: &str) -> anyhow::Result<Client> {
+    let channel = Endpoint::from_shared(url.to_owned())
+        .with_context(|| format!("invalid identity service URL {url:?}"))?
+        .connect()
+        .await
+        .with_context(|| format!("failed to connect to the identity service at {url}"))?;
+    let token = IdentityServiceClient::new(channel.clone())
+        .login(LoginRequest {
+            login_id: login.to_owned(),
+            password: password.to_owned(),
+        })
+        .await
+        .map_err(|s| rpc_error(&format!("login as {login:?}"), &s))?
+        .into_inner()
+        .access_token;
+    let bearer = format!("Bearer {token}")
+        .parse()
+        .context("the identity service returned a token that is not a valid header")?;
+    Ok(
+        IdentityServiceClient::with_interceptor(channel, Bearer(bearer))
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE),
+    )
+}
+
+/// The gRPC message of a failed call, with its code.
+pub fn rpc_error(what: &str, s: &Status) -> anyhow::Error {
+    anyhow::anyhow!("{what} failed: {} ({:?})", s.message(), s.code())
+}
