@@ -240,13 +240,13 @@ async fn publish_one(target: &Target, msg: Outgoing) -> Result<Appended, AppendE
             // JetStream checks the expected sequence before deduplicating,
             // so a retry of a stored append looks like a conflict. The log
             // says which: the msg id is stored with the event.
-            if let (Some(after), Some(id)) = (expected, msg_id) {
-                if let Some(sequence) = find_msg_id(&target.stream, &subject, after, &id).await {
-                    return Ok(Appended {
-                        sequence,
-                        duplicate: true,
-                    });
-                }
+            if let (Some(after), Some(id)) = (expected, msg_id)
+                && let Some(sequence) = find_msg_id(&target.stream, &subject, after, &id).await
+            {
+                return Ok(Appended {
+                    sequence,
+                    duplicate: true,
+                });
             }
             Err(AppendError::Conflict { subject })
         }

@@ -106,15 +106,15 @@ fn mask_url_password(v: &str) -> String {
     // postgres://user:pass@host -> postgres://user:***@host
     if let Some(scheme_end) = v.find("://") {
         let rest = &v[scheme_end + 3..];
-        if let Some(at) = rest.find('@') {
-            if let Some(colon) = rest[..at].find(':') {
-                return format!(
-                    "{}{}:***{}",
-                    &v[..scheme_end + 3],
-                    &rest[..colon],
-                    &rest[at..]
-                );
-            }
+        if let Some(at) = rest.find('@')
+            && let Some(colon) = rest[..at].find(':')
+        {
+            return format!(
+                "{}{}:***{}",
+                &v[..scheme_end + 3],
+                &rest[..colon],
+                &rest[at..]
+            );
         }
     }
     v.to_owned()

@@ -124,6 +124,20 @@ async fn read_checkpoint(pool: &PgPool, schema: &str) -> Result<u64, ProjectionE
     Ok(seq as u64)
 }
 
+/// A transaction holding the projection's batch lock: live batches and a
+/// rebuild's swap never interleave.
+async fn begin_locked(
+    pool: &PgPool,
+    name: &str,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, ProjectionError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(lock_key(name, "batch"))
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
 /// Applies a batch in one transaction; returns the new checkpoint.
 async fn apply_batch<P: Projection>(
     pool: &PgPool,
@@ -132,12 +146,7 @@ async fn apply_batch<P: Projection>(
     schema: &str,
     messages: &[async_nats::jetstream::Message],
 ) -> Result<u64, ProjectionError> {
-    let mut tx = pool.begin().await?;
-    // Serialises against a rebuild's swap.
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(lock_key(projection.name(), "batch"))
-        .execute(&mut *tx)
-        .await?;
+    let mut tx = begin_locked(pool, projection.name()).await?;
     set_search_path(&mut tx, schema).await?;
     let checkpoint: i64 =
         sqlx::query_scalar("SELECT last_sequence FROM checkpoint WHERE id = 1 FOR UPDATE")
@@ -435,11 +444,7 @@ async fn swap<P: Projection>(
     live: &str,
     next: &str,
 ) -> Result<u64, ProjectionError> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(lock_key(projection.name(), "batch"))
-        .execute(&mut *tx)
-        .await?;
+    let mut tx = begin_locked(pool, projection.name()).await?;
     let live_cp: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT last_sequence FROM \"{live}\".checkpoint WHERE id = 1"
     )))
@@ -457,12 +462,16 @@ async fn swap<P: Projection>(
         // checkpoint only after applying those events here.
         let gap = (next_cp as u64 + 1)..=(live_cp as u64);
         set_search_path(&mut tx, next).await?;
+        let stream = store
+            .jetstream()
+            .get_stream(store.stream_name())
+            .await
+            .map_err(|e| ProjectionError::Stream(e.to_string()))?;
         for seq in gap {
-            let msg = match store.jetstream().get_stream(store.stream_name()).await {
-                Ok(s) => s.get_raw_message(seq).await,
-                Err(e) => return Err(ProjectionError::Stream(e.to_string())),
+            // A deleted sequence (or another subject's) is simply skipped.
+            let Ok(msg) = stream.get_raw_message(seq).await else {
+                continue;
             };
-            let Ok(msg) = msg else { continue };
             if !projection
                 .subjects()
                 .iter()

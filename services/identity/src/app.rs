@@ -136,7 +136,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     .await?;
     let key = signing_key(&pool, &store).await?;
     let mut verifier = Verifier::new();
-    verifier.add_key(&key.key_id(), key.public_key_bytes())?;
+    verifier.add_key(key.key_id(), key.public_key_bytes())?;
     let shutdown = Shutdown::new();
     let read = Runner::new(
         IdentityReadModel,
@@ -158,18 +158,18 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     });
     if let Some((login, password)) = &config.admin {
         let account_id = crate::grpc::derived_id("bootstrap-admin", login);
-        crate::grpc::insert_account(
-            &identity,
-            &account_id,
-            login,
+        let admin = crate::grpc::NewAccount {
+            account_id: &account_id,
+            login_id: login,
             password,
-            &[Role::ProvinceAdmin],
-            None,
-            None,
-            "bootstrap",
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("failed to create the first province admin: {e}"))?;
+            roles: &[Role::ProvinceAdmin],
+            agency: None,
+            worker: None,
+            request_id: "bootstrap",
+        };
+        crate::grpc::insert_account(&identity, admin)
+            .await
+            .map_err(|e| anyhow::anyhow!("failed to create the first province admin: {e}"))?;
     }
     let listener = TcpListener::bind(config.addr)
         .await

@@ -22,13 +22,20 @@ pub async fn login(
     id: &Identity,
     req: api::LoginRequest,
 ) -> Result<api::LoginResponse, ServiceError> {
-    let row: Option<(String, String, Vec<String>, Option<String>, Option<String>)> = sqlx::query_as(
+    let row: Option<AccountRow> = sqlx::query_as(
         "SELECT account_id, password_hash, roles, agency_id, worker_id FROM accounts WHERE login_id = $1",
     )
     .bind(req.login_id.trim())
     .fetch_optional(&id.pool)
     .await?;
-    let Some((account_id, hash, roles, agency, worker)) = row else {
+    let Some(AccountRow {
+        account_id,
+        password_hash: hash,
+        roles,
+        agency_id: agency,
+        worker_id: worker,
+    }) = row
+    else {
         let _ = verify_password(&req.password, dummy_hash());
         return Err(ServiceError::Unauthenticated(
             "unknown login id or wrong password".into(),
@@ -61,18 +68,38 @@ pub async fn login(
     })
 }
 
+/// An account to create.
+pub struct NewAccount<'a> {
+    pub account_id: &'a str,
+    pub login_id: &'a str,
+    pub password: &'a str,
+    pub roles: &'a [Role],
+    pub agency: Option<&'a str>,
+    pub worker: Option<&'a str>,
+    pub request_id: &'a str,
+}
+
+#[derive(sqlx::FromRow)]
+struct AccountRow {
+    account_id: String,
+    password_hash: String,
+    roles: Vec<String>,
+    agency_id: Option<String>,
+    worker_id: Option<String>,
+}
+
 /// Creates an account row and announces it; used by CreateAccount, worker
 /// registration and the bootstrap admin.
-pub async fn insert_account(
-    id: &Identity,
-    account_id: &str,
-    login_id: &str,
-    password: &str,
-    roles: &[Role],
-    agency: Option<&str>,
-    worker: Option<&str>,
-    request_id: &str,
-) -> Result<(), ServiceError> {
+pub async fn insert_account(id: &Identity, account: NewAccount<'_>) -> Result<(), ServiceError> {
+    let NewAccount {
+        account_id,
+        login_id,
+        password,
+        roles,
+        agency,
+        worker,
+        request_id,
+    } = account;
     if password.chars().count() < 8 {
         return Err(DomainError::invalid("password", "must be at least 8 characters").into());
     }
@@ -159,17 +186,16 @@ pub async fn create(
     let account_id = super::workers::derived_id("account", &ctx.request_id);
     id.idempotent(&ctx, "CreateAccount", &req, async {
         let worker = (!req.worker_id.is_empty()).then_some(req.worker_id.as_str());
-        insert_account(
-            id,
-            &account_id,
-            login,
-            &req.password,
-            &roles,
+        let account = NewAccount {
+            account_id: &account_id,
+            login_id: login,
+            password: &req.password,
+            roles: &roles,
             agency,
             worker,
-            &ctx.request_id,
-        )
-        .await?;
+            request_id: &ctx.request_id,
+        };
+        insert_account(id, account).await?;
         Ok(api::CreateAccountResponse {
             account_id: account_id.clone(),
         })

@@ -4,10 +4,10 @@ use pantau_proto::identity::v1 as api;
 
 use super::Identity;
 use super::workers::{build_update, derived_id, worker_state};
-use crate::core::{campaign_subject, execute, load, worker_subject};
+use crate::core::{campaign_subject, execute, load};
 use crate::domain::{
     Action, CampaignCommand, CampaignState, DisplayName, DomainError, Principal, UpdateMask,
-    WorkerCommand, authorize, campaign, check_reverification, worker,
+    WorkerCommand, authorize, campaign, check_reverification,
 };
 use crate::error::ServiceError;
 
@@ -97,22 +97,11 @@ pub async fn reverify(
             }
             None => None,
         };
-        let done = execute(
-            &id.store,
-            &worker_subject(&req.worker_id),
-            worker::evolve,
-            &ctx,
-            |s| {
-                worker::decide(
-                    s,
-                    WorkerCommand::Reverify {
-                        campaign_id: req.campaign_id.clone(),
-                        correction: correction.clone(),
-                    },
-                )
-            },
-        )
-        .await?;
+        let command = WorkerCommand::Reverify {
+            campaign_id: req.campaign_id.clone(),
+            correction,
+        };
+        let done = super::workers::run_worker(id, &ctx, &req.worker_id, command).await?;
         id.settle(done.last_sequence).await;
         Ok(api::ReverifyWorkerResponse {})
     })
@@ -202,10 +191,10 @@ pub async fn close(
         let mut last_seq = 0;
         for w in &missing {
             let wctx = crate::core::Ctx { request_id: format!("{}:missed:{w}", ctx.request_id), ..ctx.clone() };
-            let done = execute(&id.store, &worker_subject(w), worker::evolve, &wctx, |s| {
-                worker::decide(s, WorkerCommand::RecordMissedReverification { campaign_id: req.campaign_id.clone() })
-            })
-            .await?;
+            let command = WorkerCommand::RecordMissedReverification {
+                campaign_id: req.campaign_id.clone(),
+            };
+            let done = super::workers::run_worker(id, &wctx, w, command).await?;
             last_seq = last_seq.max(done.last_sequence);
         }
         let verified: i64 = sqlx::query_scalar(

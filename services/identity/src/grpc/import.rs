@@ -54,7 +54,7 @@ pub async fn import(
             continue;
         }
         let ctx = id.ctx(p, &request_id)?;
-        let rows: Vec<_> = pending.drain(..).collect();
+        let rows = std::mem::take(&mut pending);
         out.received += rows.len() as u32;
         let mut prepared = Vec::new();
         for row in rows {

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use tonic::{Request, Response, Status, Streaming};
 
-pub use accounts::insert_account;
+pub use accounts::{NewAccount, insert_account};
 pub use workers::derived_id;
 
 use crate::core::Ctx;

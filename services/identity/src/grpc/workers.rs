@@ -5,7 +5,7 @@ use pantau_proto::identity::v1 as api;
 use prost::Message;
 
 use super::{Identity, local_today, personal};
-use crate::core::{agency_subject, execute, load, worker_subject};
+use crate::core::{Ctx, Executed, agency_subject, execute, load, worker_subject};
 use crate::domain::{
     Action, AgencyState, BankAccount, DeactivationReason, DomainError, Email, EmployeeId,
     LocalDate, Nik, Nip, PersonName, Phone, Principal, RegisterWorker, RegistrationSource, Role,
@@ -127,13 +127,7 @@ pub async fn register(
         let supervisor_id = if req.supervisor_id.is_empty() {
             None
         } else {
-            let s = worker_state(id, &req.supervisor_id).await.map_err(|_| {
-                ServiceError::from(DomainError::NotFound(format!(
-                    "supervisor_id: worker {} does not exist",
-                    req.supervisor_id
-                )))
-            })?;
-            Some(s.worker_id)
+            Some(supervisor(id, &req.supervisor_id).await?)
         };
         let joined_on = if req.joined_on.is_empty() {
             LocalDate::from(today)
@@ -171,12 +165,11 @@ pub async fn register(
             anomalies: vec![],
             joined_on,
         };
-        let done = execute(
-            &id.store,
-            &worker_subject(&worker_id),
-            worker::evolve,
+        let done = run_worker(
+            id,
             &ctx,
-            |s| worker::decide(s, WorkerCommand::Register(Box::new(command.clone()))),
+            &worker_id,
+            WorkerCommand::Register(Box::new(command)),
         )
         .await;
         let done = match done {
@@ -192,17 +185,17 @@ pub async fn register(
             .map(|w| w.employee_id.clone())
             .unwrap_or_default();
         if !req.initial_password.is_empty() {
-            super::accounts::insert_account(
-                id,
-                &derived_id("account", &ctx.request_id),
-                &employee_id,
-                &req.initial_password,
-                &[Role::Worker],
-                Some(&req.agency_id),
-                Some(&worker_id),
-                &ctx.request_id,
-            )
-            .await?;
+            let account_id = derived_id("account", &ctx.request_id);
+            let account = super::accounts::NewAccount {
+                account_id: &account_id,
+                login_id: &employee_id,
+                password: &req.initial_password,
+                roles: &[Role::Worker],
+                agency: Some(&req.agency_id),
+                worker: Some(&worker_id),
+                request_id: &ctx.request_id,
+            };
+            super::accounts::insert_account(id, account).await?;
         }
         id.settle(done.last_sequence).await;
         Ok(api::RegisterWorkerResponse {
@@ -304,21 +297,50 @@ pub async fn build_update(
     Ok((update, old_fps))
 }
 
-pub async fn update(
+/// The worker, once the caller may change it.
+async fn changeable(
     id: &Identity,
     p: &Principal,
-    req: api::UpdateWorkerRequest,
-) -> Result<api::UpdateWorkerResponse, ServiceError> {
-    let ctx = id.ctx(p, &req.request_id)?;
-    let w = worker_state(id, &req.worker_id).await?;
+    worker_id: &str,
+) -> Result<crate::domain::Worker, ServiceError> {
+    let w = worker_state(id, worker_id).await?;
     authorize(
         p,
         &Action::ChangeWorker {
             agency: &w.agency_id,
         },
     )?;
+    Ok(w)
+}
+
+/// Runs one command on a worker aggregate; the caller settles the read
+/// model once it has done its own follow-up work.
+pub async fn run_worker(
+    id: &Identity,
+    ctx: &Ctx,
+    worker_id: &str,
+    command: WorkerCommand,
+) -> Result<Executed<WorkerState>, ServiceError> {
+    execute(
+        &id.store,
+        &worker_subject(worker_id),
+        worker::evolve,
+        ctx,
+        |s| worker::decide(s, command.clone()),
+    )
+    .await
+}
+
+pub async fn update(
+    id: &Identity,
+    p: &Principal,
+    req: api::UpdateWorkerRequest,
+) -> Result<api::UpdateWorkerResponse, ServiceError> {
+    let ctx = id.ctx(p, &req.request_id)?;
+    changeable(id, p, &req.worker_id).await?;
     let mask = UpdateMask::parse(&req.update_mask)?;
     id.idempotent(&ctx, "UpdateWorker", &req, async {
+        let contacts = [&*req.phone, &req.email, &req.bank_account, &req.address];
         let (update, old_fps) = build_update(
             id,
             &req.worker_id,
@@ -326,18 +348,17 @@ pub async fn update(
             &req.name,
             &req.photo_ref,
             &req.sites,
-            [&req.phone, &req.email, &req.bank_account, &req.address],
+            contacts,
         )
         .await?;
         if let Some(new) = update.personal.as_ref().map(|s| &s.fingerprints) {
             personal::reserve(&id.pool, &req.worker_id, new).await?;
         }
-        let done = execute(
-            &id.store,
-            &worker_subject(&req.worker_id),
-            worker::evolve,
+        let done = run_worker(
+            id,
             &ctx,
-            |s| worker::decide(s, WorkerCommand::Update(update.clone())),
+            &req.worker_id,
+            WorkerCommand::Update(update.clone()),
         )
         .await?;
         if let (Some(old), Some(new)) = (old_fps, update.personal.as_ref()) {
@@ -355,13 +376,7 @@ pub async fn transfer(
     req: api::TransferWorkerRequest,
 ) -> Result<api::TransferWorkerResponse, ServiceError> {
     let ctx = id.ctx(p, &req.request_id)?;
-    let w = worker_state(id, &req.worker_id).await?;
-    authorize(
-        p,
-        &Action::ChangeWorker {
-            agency: &w.agency_id,
-        },
-    )?;
+    changeable(id, p, &req.worker_id).await?;
     authorize(
         p,
         &Action::ChangeWorker {
@@ -372,23 +387,12 @@ pub async fn transfer(
     id.idempotent(&ctx, "TransferWorker", &req, async {
         let target = agency_state(id, &req.to_agency_id, "to_agency_id").await?;
         check_unit(&target, &req.to_unit_id, "to_unit_id")?;
-        let done = execute(
-            &id.store,
-            &worker_subject(&req.worker_id),
-            worker::evolve,
-            &ctx,
-            |s| {
-                worker::decide(
-                    s,
-                    WorkerCommand::Transfer {
-                        to_agency: req.to_agency_id.clone(),
-                        to_unit: req.to_unit_id.clone(),
-                        effective_on,
-                    },
-                )
-            },
-        )
-        .await?;
+        let command = WorkerCommand::Transfer {
+            to_agency: req.to_agency_id.clone(),
+            to_unit: req.to_unit_id.clone(),
+            effective_on,
+        };
+        let done = run_worker(id, &ctx, &req.worker_id, command).await?;
         id.settle(done.last_sequence).await;
         Ok(api::TransferWorkerResponse {})
     })
@@ -401,37 +405,15 @@ pub async fn assign_supervisor(
     req: api::AssignSupervisorRequest,
 ) -> Result<api::AssignSupervisorResponse, ServiceError> {
     let ctx = id.ctx(p, &req.request_id)?;
-    let w = worker_state(id, &req.worker_id).await?;
-    authorize(
-        p,
-        &Action::ChangeWorker {
-            agency: &w.agency_id,
-        },
-    )?;
+    changeable(id, p, &req.worker_id).await?;
     let effective_on = LocalDate::parse("effective_on", &req.effective_on)?;
     id.idempotent(&ctx, "AssignSupervisor", &req, async {
-        worker_state(id, &req.supervisor_id).await.map_err(|_| {
-            ServiceError::from(DomainError::NotFound(format!(
-                "supervisor_id: worker {} does not exist",
-                req.supervisor_id
-            )))
-        })?;
-        let done = execute(
-            &id.store,
-            &worker_subject(&req.worker_id),
-            worker::evolve,
-            &ctx,
-            |s| {
-                worker::decide(
-                    s,
-                    WorkerCommand::AssignSupervisor {
-                        supervisor_id: req.supervisor_id.clone(),
-                        effective_on,
-                    },
-                )
-            },
-        )
-        .await?;
+        supervisor(id, &req.supervisor_id).await?;
+        let command = WorkerCommand::AssignSupervisor {
+            supervisor_id: req.supervisor_id.clone(),
+            effective_on,
+        };
+        let done = run_worker(id, &ctx, &req.worker_id, command).await?;
         id.settle(done.last_sequence).await;
         Ok(api::AssignSupervisorResponse {})
     })
@@ -444,33 +426,16 @@ pub async fn deactivate(
     req: api::DeactivateWorkerRequest,
 ) -> Result<api::DeactivateWorkerResponse, ServiceError> {
     let ctx = id.ctx(p, &req.request_id)?;
-    let w = worker_state(id, &req.worker_id).await?;
-    authorize(
-        p,
-        &Action::ChangeWorker {
-            agency: &w.agency_id,
-        },
-    )?;
+    changeable(id, p, &req.worker_id).await?;
     let reason = DeactivationReason::from_api(req.reason)?;
     let effective_on = LocalDate::parse("effective_on", &req.effective_on)?;
     id.idempotent(&ctx, "DeactivateWorker", &req, async {
-        let done = execute(
-            &id.store,
-            &worker_subject(&req.worker_id),
-            worker::evolve,
-            &ctx,
-            |s| {
-                worker::decide(
-                    s,
-                    WorkerCommand::Deactivate {
-                        reason,
-                        effective_on,
-                        note: req.note.clone(),
-                    },
-                )
-            },
-        )
-        .await?;
+        let command = WorkerCommand::Deactivate {
+            reason,
+            effective_on,
+            note: req.note.clone(),
+        };
+        let done = run_worker(id, &ctx, &req.worker_id, command).await?;
         personal::release(&id.pool, &req.worker_id).await?;
         id.settle(done.last_sequence).await;
         Ok(api::DeactivateWorkerResponse {})
@@ -492,21 +457,10 @@ pub async fn erase(
         },
     )?;
     id.idempotent(&ctx, "EraseWorker", &req, async {
-        let done = execute(
-            &id.store,
-            &worker_subject(&req.worker_id),
-            worker::evolve,
-            &ctx,
-            |s| {
-                worker::decide(
-                    s,
-                    WorkerCommand::Erase {
-                        requested_by: p.subject.clone(),
-                    },
-                )
-            },
-        )
-        .await?;
+        let command = WorkerCommand::Erase {
+            requested_by: p.subject.clone(),
+        };
+        let done = run_worker(id, &ctx, &req.worker_id, command).await?;
         // Destroying the key is the erasure; the event tells everyone else.
         sqlx::query("DELETE FROM worker_keys WHERE worker_id = $1")
             .bind(&req.worker_id)
@@ -517,6 +471,19 @@ pub async fn erase(
         Ok(api::EraseWorkerResponse {})
     })
     .await
+}
+
+/// A supervisor must be a registered worker.
+async fn supervisor(id: &Identity, supervisor_id: &str) -> Result<String, ServiceError> {
+    worker_state(id, supervisor_id)
+        .await
+        .map(|w| w.worker_id)
+        .map_err(|_| {
+            DomainError::NotFound(format!(
+                "supervisor_id: worker {supervisor_id} does not exist"
+            ))
+            .into()
+        })
 }
 
 pub const ERASED: &str = "[erased]";
