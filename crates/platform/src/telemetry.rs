@@ -46,7 +46,12 @@ pub fn init(service: &'static str) -> Result<TelemetryGuard, TelemetryError> {
     let fmt = if json {
         tracing_subscriber::fmt::layer().json().boxed()
     } else {
-        tracing_subscriber::fmt::layer().with_target(false).boxed()
+        // Colours only on a terminal: `make run` writes logs to files.
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        tracing_subscriber::fmt::layer()
+            .with_target(false)
+            .with_ansi(ansi)
+            .boxed()
     };
     tracing_subscriber::registry()
         .with(filter)

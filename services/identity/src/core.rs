@@ -91,6 +91,55 @@ pub struct Executed<S> {
 
 const MAX_ATTEMPTS: usize = 8;
 
+/// The `index`th event of the command `ctx`: its `Nats-Msg-Id` is
+/// `<request_id>:<index>`, so a retry is deduplicated event by event.
+fn new_event(ctx: &Ctx, subject: &str, e: &Event, expected: Expected, index: usize) -> NewEvent {
+    NewEvent {
+        subject: subject.to_owned(),
+        event_type: event_type(e).to_owned(),
+        schema_version: 1,
+        payload: encode(e),
+        expected,
+        msg_id: Some(format!("{}:{index}", ctx.request_id)),
+        metadata: ctx.metadata(),
+    }
+}
+
+/// Creates an aggregate: decides on the empty state and appends with
+/// "no events yet" straight away, skipping the load a fresh id does not
+/// need. When the subject already has events (a retry, or a clash) it
+/// falls back to [`execute`], which recognises the retry.
+pub async fn create<S, D>(
+    store: &EventStore,
+    subject: &str,
+    evolve: fn(S, &Event) -> S,
+    ctx: &Ctx,
+    decide: D,
+) -> Result<Executed<S>, ServiceError>
+where
+    S: Default + Clone,
+    D: Fn(&S) -> Result<Vec<Event>, DomainError>,
+{
+    let events = decide(&S::default())?;
+    if let [only] = events.as_slice() {
+        match store
+            .append(new_event(ctx, subject, only, Expected::NoEvents, 0))
+            .await
+        {
+            Ok(a) if !a.duplicate => {
+                return Ok(Executed {
+                    state: evolve(S::default(), only),
+                    last_sequence: a.sequence,
+                    appended: 1,
+                });
+            }
+            Ok(_) | Err(AppendError::Conflict { .. }) => {}
+            Err(e) => return Err(ServiceError::Unavailable(e.to_string())),
+        }
+    }
+    execute(store, subject, evolve, ctx, decide).await
+}
+
 /// Runs `decide` against the aggregate at `subject` and appends the result.
 ///
 /// Retried commands are recognised by the request id stored with their
@@ -131,16 +180,9 @@ where
         let mut last = loaded.last().map(|r| r.sequence);
         let mut conflict = false;
         for (i, e) in remaining.iter().enumerate() {
+            let expected = last.map_or(Expected::NoEvents, Expected::Sequence);
             let appended = store
-                .append(NewEvent {
-                    subject: subject.to_owned(),
-                    event_type: event_type(e).to_owned(),
-                    schema_version: 1,
-                    payload: encode(e),
-                    expected: last.map_or(Expected::NoEvents, Expected::Sequence),
-                    msg_id: Some(format!("{}:{}", ctx.request_id, already + i)),
-                    metadata: ctx.metadata(),
-                })
+                .append(new_event(ctx, subject, e, expected, already + i))
                 .await;
             match appended {
                 Ok(a) => last = Some(a.sequence),

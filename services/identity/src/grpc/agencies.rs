@@ -4,7 +4,7 @@ use pantau_proto::identity::v1 as api;
 
 use super::Identity;
 use super::workers::derived_id;
-use crate::core::{agency_subject, execute};
+use crate::core::{agency_subject, create, execute};
 use crate::domain::{
     Action, AgencyCode, AgencyCommand, AgencyState, DisplayName, DomainError, Principal, TimeZone,
     UnitCode, agency, authorize,
@@ -34,7 +34,7 @@ pub async fn create_agency(
         if owner != agency_id {
             return Err(DomainError::already_exists("code", "is used by another agency").into());
         }
-        let done = execute(&id.store, &agency_subject(&agency_id), agency::evolve, &ctx, |s| {
+        let done = create(&id.store, &agency_subject(&agency_id), agency::evolve, &ctx, |s| {
             agency::decide(
                 s,
                 AgencyCommand::CreateAgency {

@@ -4,7 +4,7 @@ use pantau_proto::identity::v1 as api;
 
 use super::Identity;
 use super::workers::{build_update, derived_id, worker_state};
-use crate::core::{campaign_subject, execute, load};
+use crate::core::{campaign_subject, create, execute, load};
 use crate::domain::{
     Action, CampaignCommand, CampaignState, DisplayName, DomainError, Principal, UpdateMask,
     WorkerCommand, authorize, campaign, check_reverification,
@@ -28,7 +28,7 @@ pub async fn open(
             super::workers::agency_state(id, a, "agency_id").await?;
         }
         let now = id.now();
-        let done = execute(
+        let done = create(
             &id.store,
             &campaign_subject(&campaign_id),
             campaign::evolve,

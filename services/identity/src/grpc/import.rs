@@ -11,13 +11,12 @@ use pantau_proto::events::v1 as ev;
 use pantau_proto::identity::v1 as api;
 use tonic::Streaming;
 
-use super::workers::{agency_state, derived_id};
+use super::workers::{agency_state, contact_data, derived_id, register_new};
 use super::{Identity, local_today, personal};
-use crate::core::{Ctx, execute, worker_subject};
+use crate::core::Ctx;
 use crate::domain::{
     Action, Agency, DomainError, EmployeeId, LocalDate, Nik, Nip, PersonName, Principal,
-    RegisterWorker, RegistrationSource, WorkerCommand, WorkerKind, authorize, nip_nik_consistent,
-    worker,
+    RegisterWorker, RegistrationSource, WorkerKind, authorize, nip_nik_consistent,
 };
 use crate::error::ServiceError;
 
@@ -56,18 +55,15 @@ pub async fn import(
         let ctx = id.ctx(p, &request_id)?;
         let rows = std::mem::take(&mut pending);
         out.received += rows.len() as u32;
-        let mut prepared = Vec::new();
+        let mut parsed = Vec::new();
         for row in rows {
-            match prepare(id, p, &ctx, &row, &mut agencies, &mut seen).await {
-                Ok(c) => prepared.push(c),
-                Err(ServiceError::Domain(e)) => out.rejected.push(api::RejectedRow {
-                    line: row.line,
-                    field: e.field().unwrap_or("").to_owned(),
-                    reason: e.to_string(),
-                }),
+            match parse_row(id, p, &ctx, &row, &mut agencies).await {
+                Ok(r) => parsed.push(r),
+                Err(ServiceError::Domain(e)) => out.rejected.push(rejected(row.line, &e)),
                 Err(e) => return Err(e),
             }
         }
+        let prepared = seal_chunk(id, parsed, &mut seen).await?;
         let results = futures::future::join_all(prepared.into_iter().map(|pr| {
             let ctx = Ctx {
                 request_id: format!("{}:{}", ctx.request_id, pr.line),
@@ -80,14 +76,7 @@ pub async fn import(
                     EmployeeId::Generated(_) => false,
                 };
                 let flagged = mismatch || !pr.command.anomalies.is_empty();
-                let subject = worker_subject(&pr.command.worker_id);
-                let r = execute(&id.store, &subject, worker::evolve, &ctx, |s| {
-                    if s.worker().is_some() {
-                        return Ok(vec![]); // imported by an earlier attempt
-                    }
-                    worker::decide(s, WorkerCommand::Register(Box::new(pr.command.clone())))
-                })
-                .await;
+                let r = register_new(id, &ctx, pr.command).await;
                 (pr.line, flagged, r)
             }
         }))
@@ -103,11 +92,7 @@ pub async fn import(
                     out.imported += 1;
                     out.flagged += u32::from(flagged);
                 }
-                Err(ServiceError::Domain(e)) => out.rejected.push(api::RejectedRow {
-                    line,
-                    field: e.field().unwrap_or("").to_owned(),
-                    reason: e.to_string(),
-                }),
+                Err(ServiceError::Domain(e)) => out.rejected.push(rejected(line, &e)),
                 Err(e) => return Err(e),
             }
         }
@@ -120,14 +105,35 @@ pub async fn import(
     Ok(out)
 }
 
-async fn prepare(
+fn rejected(line: u32, e: &DomainError) -> api::RejectedRow {
+    api::RejectedRow {
+        line,
+        field: e.field().unwrap_or("").to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+/// A row parsed into domain values, not yet sealed.
+struct Parsed {
+    line: u32,
+    worker_id: String,
+    kind: WorkerKind,
+    employee_id: EmployeeId,
+    nik: Nik,
+    name: PersonName,
+    agency_id: String,
+    unit_id: String,
+    joined_on: LocalDate,
+    data: ev::PersonalData,
+}
+
+async fn parse_row(
     id: &Identity,
     p: &Principal,
     ctx: &Ctx,
     row: &api::ImportRow,
     agencies: &mut HashMap<String, Agency>,
-    seen: &mut HashMap<(&'static str, String), String>,
-) -> Result<Prepared, ServiceError> {
+) -> Result<Parsed, ServiceError> {
     let agency = match agencies.get(&row.agency_code) {
         Some(a) => a.clone(),
         None => {
@@ -168,118 +174,158 @@ async fn prepare(
     let nik = Nik::parse(&row.nik, today)?;
     let name = PersonName::parse(&row.name)?;
     let worker_id = derived_id("worker", &format!("{}:{}", ctx.request_id, row.line));
+    let prefix = kind.as_str().to_uppercase();
     let employee_id = if kind.requires_nip() {
         EmployeeId::Nip(Nip::parse(&row.nip)?)
     } else if !row.legacy_id.is_empty() {
-        EmployeeId::Generated(format!(
-            "{}-{}",
-            kind.as_str().to_uppercase(),
-            row.legacy_id.trim()
-        ))
+        EmployeeId::Generated(format!("{prefix}-{}", row.legacy_id.trim()))
     } else {
-        EmployeeId::Generated(format!(
-            "{}-{}",
-            kind.as_str().to_uppercase(),
-            &worker_id[..8].to_uppercase()
-        ))
+        EmployeeId::Generated(format!("{prefix}-{}", worker_id[..8].to_uppercase()))
     };
     let joined_on = if row.joined_on.is_empty() {
         LocalDate::from(today)
     } else {
         LocalDate::parse("joined_on", &row.joined_on)?
     };
-    let data = ev::PersonalData {
-        nik: nik.as_str().to_owned(),
-        phone: if row.phone.is_empty() {
-            String::new()
-        } else {
-            crate::domain::Phone::parse(&row.phone)?.as_str().to_owned()
-        },
-        email: if row.email.is_empty() {
-            String::new()
-        } else {
-            crate::domain::Email::parse(&row.email)?.as_str().to_owned()
-        },
-        bank_account: if row.bank_account.is_empty() {
-            String::new()
-        } else {
-            crate::domain::BankAccount::parse(&row.bank_account)?
-                .as_str()
-                .to_owned()
-        },
-        address: row.address.trim().to_owned(),
-    };
-    let key = personal::key_for(&id.pool, &worker_id).await?;
-    let sealed = personal::seal(id, &worker_id, &key, &data)?;
-    let mut anomalies = Vec::new();
-    for (kind, other) in personal::holders(&id.pool, &sealed.fingerprints).await? {
-        if other != worker_id {
-            anomalies.push(ev::ImportAnomaly {
-                kind: format!("duplicate_{kind}"),
-                detail: format!("{kind} already held by worker {other}"),
-                other_worker_id: other,
-            });
+    let data = contact_data(
+        nik.as_str(),
+        &row.phone,
+        &row.email,
+        &row.bank_account,
+        &row.address,
+    )?;
+    Ok(Parsed {
+        line: row.line,
+        worker_id,
+        kind,
+        employee_id,
+        nik,
+        name,
+        agency_id: agency.agency_id.clone(),
+        unit_id,
+        joined_on,
+        data,
+    })
+}
+
+/// Keys, sealing, duplicate detection and reservations for a whole chunk in
+/// a few statements (a statement per row would cap the import at the
+/// database round-trip rate).
+async fn seal_chunk(
+    id: &Identity,
+    parsed: Vec<Parsed>,
+    seen: &mut HashMap<(&'static str, String), String>,
+) -> Result<Vec<Prepared>, ServiceError> {
+    let ids: Vec<String> = parsed.iter().map(|r| r.worker_id.clone()).collect();
+    let mut fresh = Vec::with_capacity(ids.len());
+    for _ in &ids {
+        fresh.push(
+            crate::crypto::new_key()
+                .map_err(|e| ServiceError::Internal(e.to_string()))?
+                .to_vec(),
+        );
+    }
+    sqlx::query(
+        "INSERT INTO worker_keys (worker_id, key) SELECT * FROM UNNEST($1::text[], $2::bytea[]) ON CONFLICT DO NOTHING",
+    )
+    .bind(&ids)
+    .bind(&fresh)
+    .execute(&id.pool)
+    .await?;
+    // A retried import keeps the keys of its first attempt.
+    let keys: HashMap<String, Vec<u8>> =
+        sqlx::query_as("SELECT worker_id, key FROM worker_keys WHERE worker_id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(&id.pool)
+            .await?
+            .into_iter()
+            .collect();
+    let mut sealed = Vec::with_capacity(parsed.len());
+    for r in parsed {
+        let key: [u8; 32] = keys
+            .get(&r.worker_id)
+            .and_then(|k| k.as_slice().try_into().ok())
+            .ok_or_else(|| ServiceError::Internal(format!("no key for {}", r.worker_id)))?;
+        let s = personal::seal(id, &r.worker_id, &key, &r.data)?;
+        sealed.push((r, s));
+    }
+    let (mut kinds, mut fps, mut owners) = (Vec::new(), Vec::new(), Vec::new());
+    for (r, s) in &sealed {
+        for (kind, fp) in personal::unique_values(&s.fingerprints) {
+            if !fp.is_empty() {
+                kinds.push(kind.to_owned());
+                fps.push(fp.to_owned());
+                owners.push(r.worker_id.clone());
+            }
         }
     }
-    for (kind, fp) in [
-        ("nik", &sealed.fingerprints.nik),
-        ("bank_account", &sealed.fingerprints.bank_account),
-        ("phone", &sealed.fingerprints.phone),
-    ] {
-        if fp.is_empty() {
-            continue;
-        }
-        match seen.get(&(kind, fp.clone())) {
-            Some(other)
-                if *other != worker_id
-                    && !anomalies
-                        .iter()
-                        .any(|a| a.kind == format!("duplicate_{kind}")) =>
-            {
+    let holders: HashMap<(String, String), String> = sqlx::query_as(
+        "SELECT r.kind, r.fingerprint, r.worker_id FROM reservations r
+         JOIN UNNEST($1::text[], $2::text[]) AS u(kind, fingerprint) USING (kind, fingerprint)",
+    )
+    .bind(&kinds)
+    .bind(&fps)
+    .fetch_all(&id.pool)
+    .await?
+    .into_iter()
+    .map(|(k, f, w): (String, String, String)| ((k, f), w))
+    .collect();
+    // The first holder keeps the reservation; later duplicates are recorded.
+    sqlx::query(
+        "INSERT INTO reservations SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING",
+    )
+    .bind(&kinds)
+    .bind(&fps)
+    .bind(&owners)
+    .execute(&id.pool)
+    .await?;
+    let mut out = Vec::with_capacity(sealed.len());
+    for (r, s) in sealed {
+        let mut anomalies = Vec::new();
+        for (kind, fp) in personal::unique_values(&s.fingerprints) {
+            if fp.is_empty() {
+                continue;
+            }
+            let held = holders
+                .get(&(kind.to_owned(), fp.to_owned()))
+                .filter(|w| **w != r.worker_id);
+            let earlier = seen
+                .get(&(kind, fp.to_owned()))
+                .filter(|w| **w != r.worker_id);
+            if let Some(other) = held.or(earlier) {
+                let detail = if held.is_some() {
+                    format!("{kind} already held by worker {other}")
+                } else {
+                    format!("{kind} also on an earlier row of this import")
+                };
                 anomalies.push(ev::ImportAnomaly {
                     kind: format!("duplicate_{kind}"),
-                    detail: format!("{kind} also on an earlier row of this import"),
+                    detail,
                     other_worker_id: other.clone(),
                 });
             }
-            Some(_) => {}
-            None => {
-                seen.insert((kind, fp.clone()), worker_id.clone());
-            }
+            seen.entry((kind, fp.to_owned()))
+                .or_insert_with(|| r.worker_id.clone());
         }
+        out.push(Prepared {
+            line: r.line,
+            command: RegisterWorker {
+                worker_id: r.worker_id,
+                kind: r.kind,
+                employee_id: r.employee_id,
+                nik: r.nik,
+                name: r.name,
+                agency_id: r.agency_id,
+                unit_id: r.unit_id,
+                supervisor_id: None,
+                photo_ref: String::new(),
+                sites: vec![],
+                personal: s,
+                source: RegistrationSource::LegacyImport,
+                anomalies,
+                joined_on: r.joined_on,
+            },
+        });
     }
-    // First holder keeps the reservation; later duplicates are recorded only.
-    for (kind, fp) in [
-        ("nik", &sealed.fingerprints.nik),
-        ("bank_account", &sealed.fingerprints.bank_account),
-        ("phone", &sealed.fingerprints.phone),
-    ] {
-        if !fp.is_empty() {
-            sqlx::query("INSERT INTO reservations VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                .bind(kind)
-                .bind(fp)
-                .bind(&worker_id)
-                .execute(&id.pool)
-                .await?;
-        }
-    }
-    Ok(Prepared {
-        line: row.line,
-        command: RegisterWorker {
-            worker_id,
-            kind,
-            employee_id,
-            nik,
-            name,
-            agency_id: agency.agency_id.clone(),
-            unit_id,
-            supervisor_id: None,
-            photo_ref: String::new(),
-            sites: vec![],
-            personal: sealed,
-            source: RegistrationSource::LegacyImport,
-            anomalies,
-            joined_on,
-        },
-    })
+    Ok(out)
 }

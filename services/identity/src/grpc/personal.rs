@@ -47,7 +47,8 @@ pub fn seal(
     })
 }
 
-fn unique_values(f: &ev::Fingerprints) -> [(&'static str, &str); 3] {
+/// The fields unique among active workers, by fingerprint.
+pub fn unique_values(f: &ev::Fingerprints) -> [(&'static str, &str); 3] {
     [
         ("nik", &f.nik),
         ("bank_account", &f.bank_account),
@@ -83,31 +84,6 @@ pub async fn reserve(
     }
     tx.commit().await?;
     Ok(())
-}
-
-/// Which unique fields other active workers already hold (for imports,
-/// which record duplicates instead of refusing them).
-pub async fn holders(
-    pool: &PgPool,
-    f: &ev::Fingerprints,
-) -> Result<Vec<(&'static str, String)>, ServiceError> {
-    let mut out = Vec::new();
-    for (kind, fp) in unique_values(f) {
-        if fp.is_empty() {
-            continue;
-        }
-        let owner: Option<String> = sqlx::query_scalar(
-            "SELECT worker_id FROM reservations WHERE kind = $1 AND fingerprint = $2",
-        )
-        .bind(kind)
-        .bind(fp)
-        .fetch_optional(pool)
-        .await?;
-        if let Some(o) = owner {
-            out.push((kind, o));
-        }
-    }
-    Ok(out)
 }
 
 pub async fn release(pool: &PgPool, worker_id: &str) -> Result<(), ServiceError> {

@@ -5,7 +5,7 @@ use pantau_proto::identity::v1 as api;
 use prost::Message;
 
 use super::{Identity, local_today, personal};
-use crate::core::{Ctx, Executed, agency_subject, execute, load, worker_subject};
+use crate::core::{Ctx, Executed, agency_subject, create, execute, load, worker_subject};
 use crate::domain::{
     Action, AgencyState, BankAccount, DeactivationReason, DomainError, Email, EmployeeId,
     LocalDate, Nik, Nip, PersonName, Phone, Principal, RegisterWorker, RegistrationSource, Role,
@@ -62,7 +62,7 @@ pub async fn worker_state(
     }
 }
 
-fn contact_data(
+pub(super) fn contact_data(
     nik: &str,
     phone: &str,
     email: &str,
@@ -165,13 +165,7 @@ pub async fn register(
             anomalies: vec![],
             joined_on,
         };
-        let done = run_worker(
-            id,
-            &ctx,
-            &worker_id,
-            WorkerCommand::Register(Box::new(command)),
-        )
-        .await;
+        let done = register_new(id, &ctx, command).await;
         let done = match done {
             Ok(d) => d,
             Err(e) => {
@@ -311,6 +305,19 @@ async fn changeable(
         },
     )?;
     Ok(w)
+}
+
+/// Registers a worker under a fresh id (see [`create`]).
+pub async fn register_new(
+    id: &Identity,
+    ctx: &Ctx,
+    command: RegisterWorker,
+) -> Result<Executed<WorkerState>, ServiceError> {
+    let subject = worker_subject(&command.worker_id);
+    create(&id.store, &subject, worker::evolve, ctx, |s| {
+        worker::decide(s, WorkerCommand::Register(Box::new(command.clone())))
+    })
+    .await
 }
 
 /// Runs one command on a worker aggregate; the caller settles the read
