@@ -2,7 +2,7 @@
 //! an interceptor that carries the caller's trace context, and field
 //! violations for INVALID_ARGUMENT.
 
-use tonic::{Request, Status};
+use tonic::Status;
 use tonic_types::{ErrorDetails, StatusExt};
 
 /// Reflection over every Pantau proto.
@@ -19,23 +19,14 @@ pub fn reflection(
         .build_v1()
 }
 
-/// Stores the caller's trace context in the request extensions so handlers
-/// can parent their spans on it (`remote_parent`).
-#[allow(clippy::result_large_err)]
-pub fn trace_interceptor(mut req: Request<()>) -> Result<Request<()>, Status> {
-    let ctx = crate::telemetry::extract_grpc(req.metadata());
-    req.extensions_mut().insert(RemoteParent(ctx));
-    Ok(req)
-}
-
-#[derive(Clone)]
-pub struct RemoteParent(pub opentelemetry::Context);
-
-/// Parents the current span on the remote caller's trace, when there is one.
-pub fn adopt_remote_parent<T>(req: &Request<T>) {
-    if let Some(RemoteParent(ctx)) = req.extensions().get::<RemoteParent>() {
-        crate::telemetry::set_parent(&tracing::Span::current(), ctx.clone());
-    }
+/// The span of one incoming gRPC call, parented on the caller's
+/// `traceparent` header when it sends one. Pass to `Server::trace_fn`, so
+/// the parent is set before the span is entered and everything the call
+/// does (appends included) continues the caller's trace.
+pub fn request_span(req: &http::Request<()>) -> tracing::Span {
+    let span = tracing::info_span!("grpc", method = %req.uri().path());
+    crate::telemetry::set_parent(&span, crate::telemetry::extract_http(req.headers()));
+    span
 }
 
 /// INVALID_ARGUMENT carrying a BadRequest field violation naming `field`.

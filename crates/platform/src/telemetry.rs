@@ -13,6 +13,7 @@ use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -53,10 +54,15 @@ pub fn init(service: &'static str) -> Result<TelemetryGuard, TelemetryError> {
             .with_ansi(ansi)
             .boxed()
     };
+    // Spans reach OpenTelemetry from info level whatever PANTAU_LOG says,
+    // so trace context keeps flowing when logs are quieter.
     tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt)
-        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(LevelFilter::INFO),
+        )
+        .with(fmt.with_filter(filter))
         .try_init()
         .map_err(|_| TelemetryError::AlreadyInstalled)?;
     Ok(TelemetryGuard { provider })
@@ -84,10 +90,29 @@ fn provider(
     Ok(builder.build())
 }
 
-/// Installs only the propagator; for tests and tools that have their own
-/// subscriber (or none) but must still carry `traceparent`.
-pub fn init_propagator() {
-    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+/// For tests: logs to the test writer (`PANTAU_LOG`, default `warn`) and
+/// the OpenTelemetry layer without an exporter, so trace context flows as
+/// in production. Installs once per process; later calls do nothing.
+pub fn init_for_tests() {
+    let Ok(provider) = provider("pantau-test", None) else {
+        return;
+    };
+    let tracer = provider.tracer("pantau-test");
+    // The provider must outlive every test in the process.
+    std::mem::forget(provider);
+    let filter = EnvFilter::try_from_env("PANTAU_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(LevelFilter::INFO),
+        )
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_test_writer()
+                .with_filter(filter),
+        )
+        .try_init();
 }
 
 struct NatsHeaders<'a>(&'a mut async_nats::HeaderMap);
@@ -137,6 +162,22 @@ impl Extractor for MetadataRead<'_> {
             })
             .collect()
     }
+}
+
+struct HttpHeadersRead<'a>(&'a http::HeaderMap);
+
+impl Extractor for HttpHeadersRead<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// Reads the trace context of an HTTP/2 (gRPC) request's headers.
+pub fn extract_http(headers: &http::HeaderMap) -> opentelemetry::Context {
+    TraceContextPropagator::new().extract(&HttpHeadersRead(headers))
 }
 
 fn current_context() -> opentelemetry::Context {

@@ -8,7 +8,7 @@ use futures::{FutureExt, StreamExt};
 use pantau_eventstore::EventStore;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
-use tracing::{error, info, warn};
+use tracing::{Instrument, error, info, warn};
 
 use crate::{Projection, ProjectionError};
 
@@ -172,7 +172,14 @@ async fn apply_batch<P: Projection>(
         let outcome = match decoded {
             Ok(event) => {
                 sqlx::query("SAVEPOINT ev").execute(&mut *tx).await?;
-                match projection.apply(&mut tx, &event).await {
+                // Each event's application continues the trace of the call
+                // that caused it.
+                let span = tracing::info_span!("project", projection = projection.name(), seq);
+                pantau_platform::telemetry::set_parent(
+                    &span,
+                    pantau_platform::telemetry::extract_nats(&headers),
+                );
+                match projection.apply(&mut tx, &event).instrument(span).await {
                     Ok(()) => {
                         sqlx::query("RELEASE SAVEPOINT ev")
                             .execute(&mut *tx)

@@ -29,19 +29,10 @@ pub fn workspace_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Installs a test log subscriber once (`PANTAU_LOG` controls it).
+/// Installs the test subscriber once (`PANTAU_LOG` controls the logs); it
+/// carries OpenTelemetry context like production.
 pub fn init_logs() {
-    use std::sync::Once;
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_env("PANTAU_LOG")
-                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-            )
-            .with_test_writer()
-            .try_init();
-    });
+    pantau_platform::telemetry::init_for_tests();
 }
 
 /// Given/when/then: names the phases of a scenario in the test output.

@@ -181,14 +181,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await;
     let reflection = pantau_platform::grpc::reflection(pantau_proto::FILE_DESCRIPTOR_SET)?;
     let svc = IdentityServiceServer::from_arc(identity.clone());
-    let svc = tonic::service::interceptor::InterceptedService::new(
-        svc,
-        pantau_platform::grpc::trace_interceptor,
-    );
     let stop = shutdown.clone();
     let server = tokio::spawn(async move {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let result = tonic::transport::Server::builder()
+            .trace_fn(pantau_platform::grpc::request_span)
             .add_service(health)
             .add_service(reflection)
             .add_service(svc)

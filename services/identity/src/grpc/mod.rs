@@ -51,7 +51,6 @@ impl Identity {
 
     /// The caller, from `authorization: Bearer <token>`.
     pub fn principal<T>(&self, req: &Request<T>) -> Result<Principal, ServiceError> {
-        pantau_platform::grpc::adopt_remote_parent(req);
         let token = pantau_authn::bearer_token(req.metadata())?;
         let claims = self.verifier.verify(token, self.now().timestamp())?;
         Ok(Principal {

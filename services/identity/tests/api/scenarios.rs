@@ -660,3 +660,28 @@ async fn health_and_reflection_are_served() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_callers_trace_continues_into_the_stored_event() -> anyhow::Result<()> {
+    let mut app = spawn_app().await?;
+    let (agency, unit) = app.agency("DISDIK", "Asia/Jakarta").await?;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let mut req = authed(&app.admin, phl(&agency, &unit, 1));
+    req.metadata_mut().insert(
+        "traceparent",
+        format!("00-{trace_id}-00f067aa0ba902b7-01").parse()?,
+    );
+    let w = app.client.register_worker(req).await?.into_inner();
+    let events = app
+        .running
+        .identity
+        .store
+        .load(&format!("pantau.identity.worker.{}", w.worker_id))
+        .await?;
+    let traceparent = events[0].traceparent.clone().unwrap_or_default();
+    assert!(
+        traceparent.contains(trace_id),
+        "event traceparent {traceparent:?} does not continue trace {trace_id}"
+    );
+    Ok(())
+}
