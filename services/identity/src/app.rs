@@ -171,6 +171,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             .await
             .map_err(|e| anyhow::anyhow!("failed to create the first province admin: {e}"))?;
     }
+    if config.campaign_sweep_secs > 0 {
+        tokio::spawn(sweep_campaigns(
+            identity.clone(),
+            std::time::Duration::from_secs(config.campaign_sweep_secs),
+            shutdown.clone(),
+        ));
+    }
     let listener = TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("failed to listen on {}", config.addr))?;
@@ -201,4 +208,16 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         shutdown,
         server,
     })
+}
+
+async fn sweep_campaigns(identity: Arc<Identity>, every: std::time::Duration, shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = shutdown.wait() => return,
+        }
+        if let Err(e) = crate::grpc::campaigns::sweep_deadlines(&identity).await {
+            tracing::warn!(error = %e, "campaign deadline sweep failed; retrying next round");
+        }
+    }
 }

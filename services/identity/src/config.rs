@@ -12,6 +12,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("PANTAU_IDENTITY_ADDR", "127.0.0.1:50051"),
     ("PANTAU_TOKEN_TTL_SECS", "3600"),
     ("PANTAU_NATS_DURABLE_BATCHING", "true"),
+    ("PANTAU_CAMPAIGN_SWEEP_SECS", "30"),
     ("PANTAU_ADMIN_ID", ""),
     ("PANTAU_ADMIN_PASSWORD", ""),
     ("PANTAU_FINGERPRINT_SECRET", ""),
@@ -26,6 +27,8 @@ pub struct Config {
     pub addr: std::net::SocketAddr,
     pub token_ttl_secs: i64,
     pub batching: bool,
+    /// How often campaigns past their deadline are closed; 0 disables.
+    pub campaign_sweep_secs: u64,
     pub admin: Option<(String, String)>,
     pub fingerprint_secret: String,
 }
@@ -56,6 +59,7 @@ impl Config {
             addr: s.parse("PANTAU_IDENTITY_ADDR")?,
             token_ttl_secs: s.parse("PANTAU_TOKEN_TTL_SECS")?,
             batching: s.parse("PANTAU_NATS_DURABLE_BATCHING")?,
+            campaign_sweep_secs: s.parse("PANTAU_CAMPAIGN_SWEEP_SECS")?,
             admin,
             fingerprint_secret: secret,
         })

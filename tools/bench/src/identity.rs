@@ -42,6 +42,7 @@ pub async fn run(pg: &PgServer, workers: usize) -> anyhow::Result<Value> {
         addr: "127.0.0.1:0".parse()?,
         token_ttl_secs: 3600,
         batching: true,
+        campaign_sweep_secs: 0,
         admin: Some(("admin".into(), PASSWORD.into())),
         fingerprint_secret: "bench-fingerprint-secret-0123456789".into(),
     })

@@ -179,6 +179,7 @@ async fn import_reports_rows_and_a_rerun_imports_nothing_new() -> anyhow::Result
         addr: "127.0.0.1:0".parse()?,
         token_ttl_secs: 3600,
         batching: true,
+        campaign_sweep_secs: 0,
         admin: Some(("admin".into(), PASSWORD.into())),
         fingerprint_secret: "bench-fingerprint-secret-0123456789".into(),
     })

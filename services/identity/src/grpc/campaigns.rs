@@ -4,10 +4,10 @@ use pantau_proto::identity::v1 as api;
 
 use super::Identity;
 use super::workers::{build_update, derived_id, worker_state};
-use crate::core::{campaign_subject, create, execute, load};
+use crate::core::{Ctx, campaign_subject, create, execute, load};
 use crate::domain::{
-    Action, CampaignCommand, CampaignState, DisplayName, DomainError, Principal, UpdateMask,
-    WorkerCommand, authorize, campaign, check_reverification,
+    Action, Campaign, CampaignCommand, CampaignState, DisplayName, DomainError, Principal,
+    UpdateMask, WorkerCommand, authorize, campaign, check_reverification,
 };
 use crate::error::ServiceError;
 
@@ -156,7 +156,8 @@ pub async fn progress(
     })
 }
 
-/// Records every active worker in scope who did not re-verify, then closes.
+/// CloseCampaign: an admin closes a campaign whose deadline has passed
+/// (the deadline sweeper does the same by itself).
 pub async fn close(
     id: &Identity,
     p: &Principal,
@@ -170,46 +171,99 @@ pub async fn close(
             agency: c.agency_id.as_deref(),
         },
     )?;
-    id.idempotent(&ctx, "CloseCampaign", &req, async {
-        let now = id.now();
-        if now < c.deadline {
-            return Err(DomainError::precondition(format!("the deadline {} has not passed", c.deadline)).into());
-        }
-        // The read model must have seen every worker before we judge them.
-        let last = id.store.last_sequence().await.map_err(|e| ServiceError::Unavailable(e.to_string()))?;
-        id.settle(last).await;
-        let scope = c.agency_id.clone().unwrap_or_default();
-        let missing: Vec<String> = sqlx::query_scalar(
-            "SELECT w.worker_id FROM identity_read.workers w
-             WHERE w.active AND ($2 = '' OR w.agency_id = $2)
-               AND NOT EXISTS (SELECT 1 FROM identity_read.campaign_outcomes o WHERE o.campaign_id = $1 AND o.worker_id = w.worker_id AND o.outcome = 'verified')",
+    id.idempotent(&ctx, "CloseCampaign", &req, close_campaign(id, &ctx, &c))
+        .await
+}
+
+/// Records every active worker in scope who did not re-verify, then closes.
+async fn close_campaign(
+    id: &Identity,
+    ctx: &Ctx,
+    c: &Campaign,
+) -> Result<api::CloseCampaignResponse, ServiceError> {
+    let now = id.now();
+    if now < c.deadline {
+        let reason = format!("the deadline {} has not passed", c.deadline);
+        return Err(DomainError::precondition(reason).into());
+    }
+    // The read model must have seen every worker before we judge them.
+    let last = id
+        .store
+        .last_sequence()
+        .await
+        .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+    id.settle(last).await;
+    let scope = c.agency_id.clone().unwrap_or_default();
+    let missing: Vec<String> = sqlx::query_scalar(
+        "SELECT w.worker_id FROM identity_read.workers w
+         WHERE w.active AND ($2 = '' OR w.agency_id = $2)
+           AND NOT EXISTS (SELECT 1 FROM identity_read.campaign_outcomes o
+                           WHERE o.campaign_id = $1 AND o.worker_id = w.worker_id AND o.outcome = 'verified')",
+    )
+    .bind(&c.campaign_id)
+    .bind(&scope)
+    .fetch_all(&id.pool)
+    .await?;
+    let mut last_seq = 0;
+    for w in &missing {
+        let wctx = Ctx {
+            request_id: format!("{}:missed:{w}", ctx.request_id),
+            ..ctx.clone()
+        };
+        let command = WorkerCommand::RecordMissedReverification {
+            campaign_id: c.campaign_id.clone(),
+        };
+        let done = super::workers::run_worker(id, &wctx, w, command).await?;
+        last_seq = last_seq.max(done.last_sequence);
+    }
+    let verified: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM identity_read.campaign_outcomes WHERE campaign_id = $1 AND outcome = 'verified'",
+    )
+    .bind(&c.campaign_id)
+    .fetch_one(&id.pool)
+    .await?;
+    let (verified, missed) = (verified as u32, missing.len() as u32);
+    let subject = campaign_subject(&c.campaign_id);
+    let done = execute(&id.store, &subject, campaign::evolve, ctx, |s| {
+        campaign::decide(
+            s,
+            CampaignCommand::Close {
+                now,
+                verified,
+                missed,
+            },
         )
-        .bind(&req.campaign_id)
-        .bind(&scope)
-        .fetch_all(&id.pool)
-        .await?;
-        let mut last_seq = 0;
-        for w in &missing {
-            let wctx = crate::core::Ctx { request_id: format!("{}:missed:{w}", ctx.request_id), ..ctx.clone() };
-            let command = WorkerCommand::RecordMissedReverification {
-                campaign_id: req.campaign_id.clone(),
-            };
-            let done = super::workers::run_worker(id, &wctx, w, command).await?;
-            last_seq = last_seq.max(done.last_sequence);
-        }
-        let verified: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM identity_read.campaign_outcomes WHERE campaign_id = $1 AND outcome = 'verified'",
-        )
-        .bind(&req.campaign_id)
-        .fetch_one(&id.pool)
-        .await?;
-        let missed = missing.len() as u32;
-        let done = execute(&id.store, &campaign_subject(&req.campaign_id), campaign::evolve, &ctx, |s| {
-            campaign::decide(s, CampaignCommand::Close { now, verified: verified as u32, missed })
-        })
-        .await?;
-        id.settle(done.last_sequence.max(last_seq)).await;
-        Ok(api::CloseCampaignResponse { verified: verified as u32, missed })
     })
-    .await
+    .await?;
+    id.settle(done.last_sequence.max(last_seq)).await;
+    Ok(api::CloseCampaignResponse { verified, missed })
+}
+
+/// Closes every open campaign whose deadline has passed, so whoever did
+/// not re-verify is recorded without anyone having to ask. Safe to run in
+/// every instance: the request id is per campaign, so racing instances
+/// store each event once.
+pub async fn sweep_deadlines(id: &Identity) -> Result<u32, ServiceError> {
+    let due: Vec<String> = sqlx::query_scalar(
+        "SELECT campaign_id FROM identity_read.campaigns WHERE NOT closed AND deadline <= $1",
+    )
+    .bind(id.now())
+    .fetch_all(&id.pool)
+    .await?;
+    let mut closed = 0;
+    for campaign_id in due {
+        let c = campaign_state(id, &campaign_id).await?;
+        if c.closed.is_some() {
+            continue;
+        }
+        let ctx = Ctx {
+            request_id: format!("deadline:{campaign_id}"),
+            actor: "pantau-identity".into(),
+            correlation_id: format!("deadline:{campaign_id}"),
+        };
+        let r = close_campaign(id, &ctx, &c).await?;
+        tracing::info!(%campaign_id, verified = r.verified, missed = r.missed, "campaign deadline passed: closed");
+        closed += 1;
+    }
+    Ok(closed)
 }

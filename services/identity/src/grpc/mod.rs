@@ -4,7 +4,7 @@
 
 pub mod accounts;
 mod agencies;
-mod campaigns;
+pub mod campaigns;
 mod import;
 mod personal;
 pub mod workers;

@@ -18,20 +18,27 @@ pub struct App {
 pub const ADMIN_PASSWORD: &str = "province-admin-password";
 
 pub async fn spawn_app() -> anyhow::Result<App> {
+    spawn_app_with(|_| {}).await
+}
+
+/// `spawn_app` with the service's config adjusted by `tweak`.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> anyhow::Result<App> {
     pantau_testkit::init_logs();
     let nats = NatsServer::start().await?;
     let pg = PgServer::start().await?;
-    let running = app::start(Config {
+    let mut config = Config {
         nats_url: nats.url.clone(),
         database_url: pg.url.clone(),
         database: format!("identity_{}", uuid::Uuid::new_v4().simple()),
         addr: "127.0.0.1:0".parse()?,
         token_ttl_secs: 600,
         batching: true,
+        campaign_sweep_secs: 0,
         admin: Some(("admin".into(), ADMIN_PASSWORD.into())),
         fingerprint_secret: "test-fingerprint-secret-0123456789".into(),
-    })
-    .await?;
+    };
+    tweak(&mut config);
+    let running = app::start(config).await?;
     let mut client = IdentityServiceClient::connect(format!("http://{}", running.addr)).await?;
     let admin = client
         .login(api::LoginRequest {

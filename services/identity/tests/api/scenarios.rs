@@ -685,3 +685,79 @@ async fn a_callers_trace_continues_into_the_stored_event() -> anyhow::Result<()>
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_campaign_past_its_deadline_records_the_missing_workers_by_itself() -> anyhow::Result<()>
+{
+    let mut app = spawn_app_with(|c| c.campaign_sweep_secs = 1).await?;
+    let (agency, unit) = app.agency("DISPORA", "Asia/Jakarta").await?;
+    let admin = app.admin.clone();
+    let present = app.register(&admin, phl(&agency, &unit, 1)).await?;
+    let absent = app.register(&admin, phl(&agency, &unit, 2)).await?;
+    let deadline = chrono::Utc::now().timestamp() + 2;
+    let campaign = app
+        .client
+        .open_campaign(authed(
+            &admin,
+            api::OpenCampaignRequest {
+                request_id: rid(),
+                title: "Pendataan ulang".into(),
+                agency_id: agency.clone(),
+                deadline_unix: deadline,
+            },
+        ))
+        .await?
+        .into_inner()
+        .campaign_id;
+    app.client
+        .reverify_worker(authed(
+            &admin,
+            api::ReverifyWorkerRequest {
+                request_id: rid(),
+                campaign_id: campaign.clone(),
+                worker_id: present.worker_id.clone(),
+                ..Default::default()
+            },
+        ))
+        .await?;
+    // Nobody calls CloseCampaign: the sweeper must.
+    let mut progress = api::GetCampaignProgressResponse::default();
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        progress = app
+            .client
+            .get_campaign_progress(authed(
+                &admin,
+                api::GetCampaignProgressRequest {
+                    campaign_id: campaign.clone(),
+                },
+            ))
+            .await?
+            .into_inner();
+        if progress.closed {
+            break;
+        }
+    }
+    assert!(
+        progress.closed,
+        "the campaign was not closed at its deadline"
+    );
+    let events = app
+        .running
+        .identity
+        .store
+        .load(&format!("pantau.identity.worker.{}", absent.worker_id))
+        .await?;
+    assert_eq!(
+        events.last().map(|e| e.event_type.as_str()),
+        Some("ReverificationMissed")
+    );
+    let kept = app
+        .running
+        .identity
+        .store
+        .load(&format!("pantau.identity.worker.{}", present.worker_id))
+        .await?;
+    assert!(kept.iter().all(|e| e.event_type != "ReverificationMissed"));
+    Ok(())
+}
