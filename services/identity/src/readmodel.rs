@@ -246,11 +246,16 @@ async fn apply_worker(conn: &mut PgConnection, e: &Event) -> Result<(), Projecti
     let Some(id) = worker_id(e) else {
         return Ok(());
     };
-    let current: Option<sqlx::types::Json<WorkerView>> =
-        sqlx::query_scalar("SELECT view FROM workers WHERE worker_id = $1")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
+    // A registration starts the view afresh: nothing to read first.
+    let current: Option<sqlx::types::Json<WorkerView>> = match e {
+        Event::WorkerRegistered(_) => None,
+        _ => {
+            sqlx::query_scalar("SELECT view FROM workers WHERE worker_id = $1")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?
+        }
+    };
     let mut view = current.map(|j| j.0).unwrap_or_default();
     view.apply(e);
     sqlx::query(

@@ -761,3 +761,124 @@ async fn a_campaign_past_its_deadline_records_the_missing_workers_by_itself() ->
     assert!(kept.iter().all(|e| e.event_type != "ReverificationMissed"));
     Ok(())
 }
+
+#[tokio::test]
+async fn transfer_supervisor_and_deactivation_change_what_the_registry_shows() -> anyhow::Result<()>
+{
+    let mut app = spawn_app().await?;
+    let (a, ua) = app.agency("DISTAMHUT", "Asia/Jakarta").await?;
+    let (b, ub) = app.agency("DISPERKIM", "Asia/Makassar").await?;
+    let admin = app.admin.clone();
+    let admin_a = app.token("admin-a", api::Role::AgencyAdmin, &a, "").await?;
+    let (worker, boss) = pantau_testkit::given("a worker and a supervisor in agency A", async {
+        let w = app.register(&admin, phl(&a, &ua, 1)).await?;
+        let s = app.register(&admin, phl(&a, &ua, 2)).await?;
+        anyhow::Ok((w, s))
+    })
+    .await?;
+    pantau_testkit::when(
+        "the supervisor is assigned and the worker moves to agency B",
+        async {
+            app.client
+                .assign_supervisor(authed(
+                    &admin_a,
+                    api::AssignSupervisorRequest {
+                        request_id: rid(),
+                        worker_id: worker.worker_id.clone(),
+                        supervisor_id: boss.worker_id.clone(),
+                        effective_on: "2025-02-01".into(),
+                    },
+                ))
+                .await?;
+            app.client
+                .transfer_worker(authed(
+                    &admin,
+                    api::TransferWorkerRequest {
+                        request_id: rid(),
+                        worker_id: worker.worker_id.clone(),
+                        to_agency_id: b.clone(),
+                        to_unit_id: ub.clone(),
+                        effective_on: "2025-03-01".into(),
+                    },
+                ))
+                .await?;
+            anyhow::Ok(())
+        },
+    )
+    .await?;
+    let moved = app.get(&admin, &worker.worker_id).await?;
+    pantau_testkit::then(
+        "the registry shows agency B and the supervisor",
+        moved.agency_id == b && moved.unit_id == ub && moved.supervisor_id == boss.worker_id,
+    );
+    let denied = app
+        .get(&admin_a, &worker.worker_id)
+        .await
+        .expect_err("moved away");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let unknown_unit = app
+        .client
+        .transfer_worker(authed(
+            &admin,
+            api::TransferWorkerRequest {
+                request_id: rid(),
+                worker_id: boss.worker_id.clone(),
+                to_agency_id: b.clone(),
+                to_unit_id: ua.clone(),
+                effective_on: "2025-03-01".into(),
+            },
+        ))
+        .await
+        .expect_err("unit of another agency");
+    assert_eq!(unknown_unit.code(), Code::NotFound);
+    app.client
+        .deactivate_worker(authed(
+            &admin,
+            api::DeactivateWorkerRequest {
+                request_id: rid(),
+                worker_id: worker.worker_id.clone(),
+                reason: api::DeactivationReason::Deceased as i32,
+                effective_on: "2025-06-30".into(),
+                note: "akta kematian".into(),
+            },
+        ))
+        .await?;
+    let gone = app.get(&admin, &worker.worker_id).await?;
+    assert_eq!(gone.status, api::WorkerStatus::Inactive as i32);
+    assert_eq!(
+        gone.deactivation_reason,
+        api::DeactivationReason::Deceased as i32
+    );
+    assert_eq!(gone.deactivated_on, "2025-06-30");
+    // An inactive worker cannot be changed, and no longer holds the NIK.
+    let late = app
+        .client
+        .transfer_worker(authed(
+            &admin,
+            api::TransferWorkerRequest {
+                request_id: rid(),
+                worker_id: worker.worker_id.clone(),
+                to_agency_id: a.clone(),
+                to_unit_id: ua.clone(),
+                effective_on: "2025-07-01".into(),
+            },
+        ))
+        .await
+        .expect_err("inactive");
+    assert_eq!(late.code(), Code::FailedPrecondition);
+    app.register(&admin, phl(&b, &ub, 1)).await?;
+    let active = app
+        .client
+        .list_workers(authed(
+            &admin,
+            api::ListWorkersRequest {
+                agency_id: b.clone(),
+                status: api::WorkerStatus::Active as i32,
+                ..Default::default()
+            },
+        ))
+        .await?
+        .into_inner();
+    assert_eq!(active.workers.len(), 1);
+    Ok(())
+}
