@@ -658,6 +658,31 @@ async fn health_and_reflection_are_served() -> anyhow::Result<()> {
         status.status,
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", app.running.addr))?
+        .connect()
+        .await?;
+    let ask = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::iter(vec![ask]))
+        .await?
+        .into_inner();
+    let answer = answers.message().await?.and_then(|m| m.message_response);
+    let Some(MessageResponse::ListServicesResponse(list)) = answer else {
+        anyhow::bail!("reflection did not list services: {answer:?}");
+    };
+    assert!(
+        list.service
+            .iter()
+            .any(|s| s.name == "pantau.identity.v1.IdentityService"),
+        "{list:?}"
+    );
     Ok(())
 }
 
