@@ -91,7 +91,7 @@ pub async fn reverify(
                 )
                 .await?;
                 if let Some(s) = &update.personal {
-                    super::personal::reserve(&id.pool, &req.worker_id, &s.fingerprints).await?;
+                    super::personal::reserve(id, &req.worker_id, &s.fingerprints).await?;
                 }
                 Some(update)
             }

@@ -59,11 +59,11 @@ pub fn unique_values(f: &ev::Fingerprints) -> [(&'static str, &str); 3] {
 /// Reserves the worker's unique fields; ALREADY_EXISTS names the first
 /// field another active worker holds, and nothing is reserved then.
 pub async fn reserve(
-    pool: &PgPool,
+    id: &Identity,
     worker_id: &str,
     f: &ev::Fingerprints,
 ) -> Result<(), ServiceError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = id.pool.begin().await?;
     for (kind, fp) in unique_values(f) {
         if fp.is_empty() {
             continue;
@@ -76,7 +76,9 @@ pub async fn reserve(
         .bind(worker_id)
         .fetch_one(&mut *tx)
         .await?;
-        if owner != worker_id {
+        if owner != worker_id
+            && !take_over_abandoned(id, &mut tx, kind, fp, &owner, worker_id).await?
+        {
             return Err(
                 DomainError::already_exists(kind, "already belongs to an active worker").into(),
             );
@@ -84,6 +86,53 @@ pub async fn reserve(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// How long a reservation may wait for its worker's registration event.
+const ABANDONED_AFTER_SECS: f64 = 300.0;
+
+/// A reservation whose worker never got registered (the process died
+/// between reserving and appending) would block the value forever: after
+/// a grace period, and only if the holder has no events, it passes on.
+async fn take_over_abandoned(
+    id: &Identity,
+    tx: &mut sqlx::PgConnection,
+    kind: &str,
+    fp: &str,
+    owner: &str,
+    worker_id: &str,
+) -> Result<bool, ServiceError> {
+    let stale: bool = sqlx::query_scalar(
+        "SELECT reserved_at < now() - make_interval(secs => $3) FROM reservations WHERE kind = $1 AND fingerprint = $2",
+    )
+    .bind(kind)
+    .bind(fp)
+    .bind(ABANDONED_AFTER_SECS)
+    .fetch_one(&mut *tx)
+    .await?;
+    if !stale {
+        return Ok(false);
+    }
+    let history = id
+        .store
+        .load(&crate::core::worker_subject(owner))
+        .await
+        .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+    if !history.is_empty() {
+        return Ok(false);
+    }
+    tracing::warn!(kind, %owner, "reservation of a never-registered worker taken over");
+    let moved = sqlx::query(
+        "UPDATE reservations SET worker_id = $4, reserved_at = now() WHERE kind = $1 AND fingerprint = $2 AND worker_id = $3",
+    )
+    .bind(kind)
+    .bind(fp)
+    .bind(owner)
+    .bind(worker_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    Ok(moved == 1)
 }
 
 pub async fn release(pool: &PgPool, worker_id: &str) -> Result<(), ServiceError> {

@@ -144,7 +144,7 @@ pub async fn register(
         )?;
         let key = personal::key_for(&id.pool, &worker_id).await?;
         let sealed = personal::seal(id, &worker_id, &key, &data)?;
-        personal::reserve(&id.pool, &worker_id, &sealed.fingerprints).await?;
+        personal::reserve(id, &worker_id, &sealed.fingerprints).await?;
         let command = RegisterWorker {
             worker_id: worker_id.clone(),
             kind,
@@ -359,7 +359,7 @@ pub async fn update(
         )
         .await?;
         if let Some(new) = update.personal.as_ref().map(|s| &s.fingerprints) {
-            personal::reserve(&id.pool, &req.worker_id, new).await?;
+            personal::reserve(id, &req.worker_id, new).await?;
         }
         let done = run_worker(
             id,

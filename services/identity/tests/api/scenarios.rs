@@ -907,3 +907,52 @@ async fn transfer_supervisor_and_deactivation_change_what_the_registry_shows() -
     assert_eq!(active.workers.len(), 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_reservation_left_by_a_registration_that_never_landed_passes_on_after_a_while()
+-> anyhow::Result<()> {
+    let mut app = spawn_app().await?;
+    let (agency, unit) = app.agency("DISNAKER", "Asia/Jakarta").await?;
+    let admin = app.admin.clone();
+    let pool = app.running.identity.pool.clone();
+    // As if a process reserved this NIK, then died before appending.
+    let nik = app
+        .running
+        .identity
+        .fingerprints
+        .one("nik", "3171011505900002");
+    sqlx::query("INSERT INTO reservations (kind, fingerprint, worker_id) VALUES ('nik', $1, 'never-registered')")
+        .bind(&nik)
+        .execute(&pool)
+        .await?;
+    let fresh = app
+        .register(&admin, phl(&agency, &unit, 1))
+        .await
+        .expect_err("in flight");
+    assert_eq!(
+        fresh.code(),
+        Code::AlreadyExists,
+        "a fresh reservation may be a registration in flight"
+    );
+    sqlx::query("UPDATE reservations SET reserved_at = now() - interval '1 hour' WHERE worker_id = 'never-registered'")
+        .execute(&pool)
+        .await?;
+    let w = app.register(&admin, phl(&agency, &unit, 1)).await?;
+    let owner: String = sqlx::query_scalar(
+        "SELECT worker_id FROM reservations WHERE kind = 'nik' AND fingerprint = $1",
+    )
+    .bind(&nik)
+    .fetch_one(&pool)
+    .await?;
+    assert_eq!(owner, w.worker_id);
+    // A stale reservation of a worker who does exist is kept.
+    sqlx::query("UPDATE reservations SET reserved_at = now() - interval '1 hour'")
+        .execute(&pool)
+        .await?;
+    let taken = app
+        .register(&admin, phl(&agency, &unit, 1))
+        .await
+        .expect_err("registered holder");
+    assert_eq!(taken.code(), Code::AlreadyExists);
+    Ok(())
+}
