@@ -65,3 +65,22 @@ impl Config {
         })
     }
 }
+
+impl Config {
+    /// An in-process service for tests, tools and benchmarks: any free port,
+    /// its own fresh database on `database_url`'s server, durable batching,
+    /// no deadline sweeper, and a province admin `admin` with `admin_password`.
+    pub fn in_process(nats_url: &str, database_url: &str, admin_password: &str) -> Self {
+        Self {
+            nats_url: nats_url.to_owned(),
+            database_url: database_url.to_owned(),
+            database: format!("identity_{}", uuid::Uuid::new_v4().simple()),
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            token_ttl_secs: 3600,
+            batching: true,
+            campaign_sweep_secs: 0,
+            admin: Some(("admin".into(), admin_password.to_owned())),
+            fingerprint_secret: "in-process-fingerprint-secret-0123456789".into(),
+        }
+    }
+}

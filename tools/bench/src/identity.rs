@@ -35,18 +35,9 @@ fn authed<T>(token: &str, msg: T) -> anyhow::Result<Request<T>> {
 pub async fn run(pg: &PgServer, workers: usize) -> anyhow::Result<Value> {
     log("identity: starting a durable NATS server and the identity service");
     let nats = NatsServer::spawn(true).await?;
-    let running = pantau_identity::app::start(pantau_identity::config::Config {
-        nats_url: nats.url.clone(),
-        database_url: pg.url.clone(),
-        database: "pantau_identity".into(),
-        addr: "127.0.0.1:0".parse()?,
-        token_ttl_secs: 3600,
-        batching: true,
-        campaign_sweep_secs: 0,
-        admin: Some(("admin".into(), PASSWORD.into())),
-        fingerprint_secret: "bench-fingerprint-secret-0123456789".into(),
-    })
-    .await?;
+    let config = pantau_identity::config::Config::in_process(&nats.url, &pg.url, PASSWORD);
+    let database = config.database.clone();
+    let running = pantau_identity::app::start(config).await?;
     let mut client = IdentityServiceClient::connect(format!("http://{}", running.addr))
         .await?
         .max_decoding_message_size(256 * 1024 * 1024);
@@ -73,7 +64,7 @@ pub async fn run(pg: &PgServer, workers: usize) -> anyhow::Result<Value> {
         .agency_id;
 
     let mut import = import(&mut client, &token, workers).await?;
-    let db = pantau_identity::app::ensure_database(&pg.url, "pantau_identity").await?;
+    let db = pantau_identity::app::ensure_database(&pg.url, &database).await?;
     import["read_model_seconds"] = read_model_caught_up(&db, workers).await?;
     let register = register(&mut client, &token, &agency_id).await?;
     running.stop().await;

@@ -172,18 +172,8 @@ async fn last_sequence(nats_url: &str) -> anyhow::Result<u64> {
 async fn import_reports_rows_and_a_rerun_imports_nothing_new() -> anyhow::Result<()> {
     let nats = NatsServer::spawn(true).await?;
     let pg = PgServer::spawn().await?;
-    let running = pantau_identity::app::start(pantau_identity::config::Config {
-        nats_url: nats.url.clone(),
-        database_url: pg.url.clone(),
-        database: "pantau_identity".into(),
-        addr: "127.0.0.1:0".parse()?,
-        token_ttl_secs: 3600,
-        batching: true,
-        campaign_sweep_secs: 0,
-        admin: Some(("admin".into(), PASSWORD.into())),
-        fingerprint_secret: "bench-fingerprint-secret-0123456789".into(),
-    })
-    .await?;
+    let config = pantau_identity::config::Config::in_process(&nats.url, &pg.url, PASSWORD);
+    let running = pantau_identity::app::start(config).await?;
     let url = format!("http://{}", running.addr);
 
     let mut client = IdentityServiceClient::connect(url.clone()).await?;

@@ -26,17 +26,8 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> anyhow::Result<A
     pantau_testkit::init_logs();
     let nats = NatsServer::start().await?;
     let pg = PgServer::start().await?;
-    let mut config = Config {
-        nats_url: nats.url.clone(),
-        database_url: pg.url.clone(),
-        database: format!("identity_{}", uuid::Uuid::new_v4().simple()),
-        addr: "127.0.0.1:0".parse()?,
-        token_ttl_secs: 600,
-        batching: true,
-        campaign_sweep_secs: 0,
-        admin: Some(("admin".into(), ADMIN_PASSWORD.into())),
-        fingerprint_secret: "test-fingerprint-secret-0123456789".into(),
-    };
+    let mut config = Config::in_process(&nats.url, &pg.url, ADMIN_PASSWORD);
+    config.token_ttl_secs = 600;
     tweak(&mut config);
     let running = app::start(config).await?;
     let mut client = IdentityServiceClient::connect(format!("http://{}", running.addr)).await?;
