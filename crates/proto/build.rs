@@ -12,6 +12,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "pantau/events/v1/common.proto",
         "pantau/events/v1/identity.proto",
         "pantau/identity/v1/identity.proto",
+        "pantau/events/v1/attendance.proto",
+        "pantau/attendance/v1/attendance.proto",
     ];
     let paths: Vec<PathBuf> = files.iter().map(|f| root.join(f)).collect();
     let descriptor = PathBuf::from(std::env::var("OUT_DIR")?).join("pantau_descriptor.bin");

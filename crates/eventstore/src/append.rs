@@ -99,6 +99,7 @@ struct Pending {
 
 #[derive(Clone)]
 pub(crate) struct Appender {
+    client: async_nats::Client,
     target: Target,
     tx: Option<mpsc::Sender<Pending>>,
 }
@@ -119,7 +120,11 @@ impl Appender {
     ) -> Self {
         let target = Target { js, stream };
         match mode {
-            AppendMode::Pipelined => Self { target, tx: None },
+            AppendMode::Pipelined => Self {
+                client,
+                target,
+                tx: None,
+            },
             AppendMode::Batched {
                 max_batch,
                 committers,
@@ -135,6 +140,7 @@ impl Appender {
                     ));
                 }
                 Self {
+                    client,
                     target,
                     tx: Some(tx),
                 }
@@ -156,6 +162,59 @@ impl Appender {
         }
     }
 }
+
+impl Appender {
+    /// Stores `events` together or not at all, in one atomic batch of their
+    /// own. Expected sequences are checked against the stream as it was
+    /// before the batch, so give one only on the first event of a subject.
+    pub(crate) async fn append_atomic(
+        &self,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<Appended>, AppendError> {
+        let Some(first) = events.first() else {
+            return Ok(Vec::new());
+        };
+        let subject = first.subject.clone();
+        if events.len() == 1 {
+            let only = events.into_iter().map(outgoing).collect::<Vec<_>>();
+            let mut results = Vec::with_capacity(1);
+            for msg in only {
+                results.push(publish_one(&self.target, msg).await?);
+            }
+            return Ok(results);
+        }
+        let (replies, batch): (Vec<_>, Vec<_>) = events
+            .into_iter()
+            .map(|e| {
+                let (reply, rx) = oneshot::channel();
+                (
+                    rx,
+                    Pending {
+                        msg: outgoing(e),
+                        reply,
+                    },
+                )
+            })
+            .unzip();
+        drop(replies);
+        let n = batch.len() as u64;
+        match commit_atomic(&self.client, &batch).await {
+            Ok(last) => Ok((0..n)
+                .map(|i| Appended {
+                    sequence: last + 1 - n + i,
+                    duplicate: false,
+                })
+                .collect()),
+            Err(reason) if reason.contains(WRONG_LAST_SEQUENCE_CODE) => {
+                Err(AppendError::Conflict { subject })
+            }
+            Err(message) => Err(AppendError::Publish { subject, message }),
+        }
+    }
+}
+
+/// JetStream's error code for a failed expected-last-subject-sequence check.
+const WRONG_LAST_SEQUENCE_CODE: &str = "(10071)";
 
 fn outgoing(e: NewEvent) -> Outgoing {
     let event_id = uuid::Uuid::now_v7().to_string();

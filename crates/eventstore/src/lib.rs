@@ -79,6 +79,13 @@ impl EventStore {
         self.appender.append(event).await
     }
 
+    /// Appends `events` atomically: all are stored, contiguously and in
+    /// order, or none is. A failed expected-sequence check anywhere is a
+    /// [`AppendError::Conflict`] on the first event's subject.
+    pub async fn append_atomic(&self, events: Vec<NewEvent>) -> Result<Vec<Appended>, AppendError> {
+        self.appender.append_atomic(events).await
+    }
+
     /// Every event of one aggregate, in order, upcast to current versions.
     pub async fn load(&self, subject: &str) -> Result<Vec<RecordedEvent>, LoadError> {
         self.load_after(subject, 0).await

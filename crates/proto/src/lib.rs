@@ -13,5 +13,11 @@ pub mod identity {
     }
 }
 
+pub mod attendance {
+    pub mod v1 {
+        tonic::include_proto!("pantau.attendance.v1");
+    }
+}
+
 /// Encoded `FileDescriptorSet` of every Pantau proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("pantau_descriptor");

@@ -284,3 +284,43 @@ async fn pipelined_mode_appends_with_the_same_guarantees() -> anyhow::Result<()>
     assert!(matches!(stale, Err(AppendError::Conflict { .. })));
     Ok(())
 }
+
+#[tokio::test]
+async fn an_atomic_append_stores_several_events_of_one_subject_together_or_not_at_all()
+-> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let es = store(&nats, AppendMode::default()).await?;
+    let subject = "pantau.test.session.1";
+    let first = es
+        .append(event(subject, "opened", Expected::NoEvents, None))
+        .await?;
+    let batch = |tag: &str, expected: Expected| {
+        (0..5)
+            .map(|i| {
+                let e = if i == 0 { expected } else { Expected::Any };
+                event(subject, &format!("{tag}-{i}"), e, None)
+            })
+            .collect::<Vec<_>>()
+    };
+    let stored = es
+        .append_atomic(batch("a", Expected::Sequence(first.sequence)))
+        .await?;
+    let sequences: Vec<u64> = stored.iter().map(|a| a.sequence).collect();
+    assert_eq!(
+        sequences,
+        (first.sequence + 1..=first.sequence + 5).collect::<Vec<_>>()
+    );
+    // A second writer still at the old sequence gets a conflict, and none
+    // of its five events is stored.
+    let stale = es
+        .append_atomic(batch("b", Expected::Sequence(first.sequence)))
+        .await;
+    assert!(matches!(stale, Err(AppendError::Conflict { .. })), "{stale:?}");
+    let loaded = es.load(subject).await?;
+    let bodies: Vec<String> = loaded
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.payload).into_owned())
+        .collect();
+    assert_eq!(bodies, ["opened", "a-0", "a-1", "a-2", "a-3", "a-4"]);
+    Ok(())
+}
