@@ -4,6 +4,7 @@
 //! health and reflection, and graceful shutdown.
 
 pub mod config;
+pub mod db;
 pub mod grpc;
 pub mod shutdown;
 pub mod telemetry;

@@ -11,7 +11,7 @@ use pantau_projection::{Runner, RunnerOptions};
 use pantau_proto::events::v1::{self as ev, identity_event::Event};
 use pantau_proto::identity::v1::identity_service_server::IdentityServiceServer;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection, PgPool};
+use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -33,41 +33,6 @@ impl Running {
         self.shutdown.trigger();
         let _ = self.server.await;
     }
-}
-
-/// Creates the service's database on the server if it does not exist.
-pub async fn ensure_database(server_url: &str, name: &str) -> anyhow::Result<String> {
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        anyhow::bail!("PANTAU_IDENTITY_DATABASE: only letters, digits and _ are allowed");
-    }
-    let mut conn = sqlx::PgConnection::connect(server_url)
-        .await
-        .with_context(|| "failed to connect to PostgreSQL (PANTAU_DATABASE_URL)")?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(name)
-            .fetch_one(&mut conn)
-            .await?;
-    if !exists {
-        let created = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .execute(&mut conn)
-            .await;
-        if let Err(e) = created {
-            // A concurrent instance may have won the race.
-            if !e.to_string().contains("already exists") {
-                return Err(e).context("failed to create the identity database");
-            }
-        }
-    }
-    let base = server_url
-        .rsplit_once('/')
-        .map(|(b, _)| b)
-        .unwrap_or(server_url);
-    let (base, query) = match server_url.split_once('?') {
-        Some((_, q)) => (base.split('?').next().unwrap_or(base), format!("?{q}")),
-        None => (base, String::new()),
-    };
-    Ok(format!("{base}/{name}{query}"))
 }
 
 async fn signing_key(pool: &PgPool, store: &EventStore) -> anyhow::Result<SigningKeyPair> {
@@ -109,7 +74,8 @@ async fn signing_key(pool: &PgPool, store: &EventStore) -> anyhow::Result<Signin
 }
 
 pub async fn start(config: Config) -> anyhow::Result<Running> {
-    let db_url = ensure_database(&config.database_url, &config.database).await?;
+    let db_url =
+        pantau_platform::db::ensure_database(&config.database_url, &config.database).await?;
     let pool = PgPoolOptions::new()
         .max_connections(32)
         .connect(&db_url)

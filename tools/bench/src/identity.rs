@@ -64,7 +64,7 @@ pub async fn run(pg: &PgServer, workers: usize) -> anyhow::Result<Value> {
         .agency_id;
 
     let mut import = import(&mut client, &token, workers).await?;
-    let db = pantau_identity::app::ensure_database(&pg.url, &database).await?;
+    let db = pantau_platform::db::ensure_database(&pg.url, &database).await?;
     import["read_model_seconds"] = read_model_caught_up(&db, workers).await?;
     let register = register(&mut client, &token, &agency_id).await?;
     running.stop().await;

@@ -1,0 +1,41 @@
+//! Database bootstrap: each service owns one database on the shared
+//! PostgreSQL server and creates it on first start.
+
+use anyhow::Context;
+use sqlx::Connection;
+
+/// Creates database `name` on the server at `server_url` if it does not
+/// exist, and returns the URL of that database.
+pub async fn ensure_database(server_url: &str, name: &str) -> anyhow::Result<String> {
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        anyhow::bail!("database name {name:?}: only letters, digits and _ are allowed");
+    }
+    let mut conn = sqlx::PgConnection::connect(server_url)
+        .await
+        .with_context(|| "failed to connect to PostgreSQL (PANTAU_DATABASE_URL)")?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        let created = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut conn)
+            .await;
+        if let Err(e) = created {
+            // A concurrent instance may have won the race.
+            if !e.to_string().contains("already exists") {
+                return Err(e).with_context(|| format!("failed to create database {name}"));
+            }
+        }
+    }
+    let base = server_url
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .unwrap_or(server_url);
+    let (base, query) = match server_url.split_once('?') {
+        Some((_, q)) => (base.split('?').next().unwrap_or(base), format!("?{q}")),
+        None => (base, String::new()),
+    };
+    Ok(format!("{base}/{name}{query}"))
+}

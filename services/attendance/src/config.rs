@@ -1,0 +1,77 @@
+//! Every setting of the attendance service, with its default.
+
+use pantau_platform::{ConfigError, Settings};
+
+pub const DEFAULTS: &[(&str, &str)] = &[
+    ("PANTAU_NATS_URL", "nats://127.0.0.1:4222"),
+    (
+        "PANTAU_DATABASE_URL",
+        "postgres://pantau@127.0.0.1:5432/postgres",
+    ),
+    ("PANTAU_ATTENDANCE_DATABASE", "pantau_attendance"),
+    ("PANTAU_ATTENDANCE_ADDR", "127.0.0.1:50052"),
+    ("PANTAU_NATS_DURABLE_BATCHING", "true"),
+    ("PANTAU_CHECKIN_MAX_ACCURACY_M", "100"),
+    ("PANTAU_CHECKIN_MAX_CLOCK_SKEW_SECS", "300"),
+    ("PANTAU_QR_TOLERANCE_STEPS", "1"),
+];
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub nats_url: String,
+    /// Server URL; the service uses (and creates) `database` on it.
+    pub database_url: String,
+    pub database: String,
+    pub addr: std::net::SocketAddr,
+    pub batching: bool,
+    /// Check-ins reporting a worse GPS accuracy are refused.
+    pub max_accuracy_m: f32,
+    /// Check-ins whose phone clock is further off are refused.
+    pub max_clock_skew_secs: i64,
+    /// 30-second steps a rotating code stays valid either side of the scan.
+    pub qr_tolerance_steps: u64,
+}
+
+impl Config {
+    pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
+        let max_accuracy_m: f32 = s.parse("PANTAU_CHECKIN_MAX_ACCURACY_M")?;
+        if !(max_accuracy_m > 0.0) {
+            return Err(ConfigError::Invalid {
+                key: "PANTAU_CHECKIN_MAX_ACCURACY_M".into(),
+                reason: "must be a positive number of metres".into(),
+            });
+        }
+        let qr_tolerance_steps: u64 = s.parse("PANTAU_QR_TOLERANCE_STEPS")?;
+        if qr_tolerance_steps > 10 {
+            return Err(ConfigError::Invalid {
+                key: "PANTAU_QR_TOLERANCE_STEPS".into(),
+                reason: "at most 10 (five minutes): a longer window defeats rotation".into(),
+            });
+        }
+        Ok(Self {
+            nats_url: s.require("PANTAU_NATS_URL")?.to_owned(),
+            database_url: s.require("PANTAU_DATABASE_URL")?.to_owned(),
+            database: s.require("PANTAU_ATTENDANCE_DATABASE")?.to_owned(),
+            addr: s.parse("PANTAU_ATTENDANCE_ADDR")?,
+            batching: s.parse("PANTAU_NATS_DURABLE_BATCHING")?,
+            max_accuracy_m,
+            max_clock_skew_secs: s.parse("PANTAU_CHECKIN_MAX_CLOCK_SKEW_SECS")?,
+            qr_tolerance_steps,
+        })
+    }
+
+    /// An in-process service for tests, tools and benchmarks: any free port,
+    /// its own fresh database on `database_url`'s server, durable batching.
+    pub fn in_process(nats_url: &str, database_url: &str) -> Self {
+        Self {
+            nats_url: nats_url.to_owned(),
+            database_url: database_url.to_owned(),
+            database: format!("attendance_{}", uuid::Uuid::new_v4().simple()),
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            batching: true,
+            max_accuracy_m: 100.0,
+            max_clock_skew_secs: 300,
+            qr_tolerance_steps: 1,
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Subjects, event encoding and the command loop (load, decide, append with
+//! the expected sequence, retry on conflict) for attendance's aggregates.
+
+use bytes::Bytes;
+use pantau_eventstore::{AppendError, EventStore, Expected, Metadata, NewEvent, RecordedEvent};
+use pantau_proto::events::v1::{AttendanceEvent, attendance_event::Event};
+use prost::Message;
+
+use crate::domain::DomainError;
+use crate::error::ServiceError;
+
+pub fn qr_key_subject(id: &str) -> String {
+    format!("pantau.attendance.qr_key.{id}")
+}
+pub fn credential_subject(worker_id: &str) -> String {
+    format!("pantau.attendance.credential.{worker_id}")
+}
+pub fn scanner_subject(id: &str) -> String {
+    format!("pantau.attendance.scanner.{id}")
+}
+pub fn session_subject(id: &str) -> String {
+    format!("pantau.attendance.session.{id}")
+}
+pub fn worker_subject(id: &str) -> String {
+    format!("pantau.attendance.worker.{id}")
+}
+pub fn schedule_subject(agency_id: &str) -> String {
+    format!("pantau.attendance.schedule.{agency_id}")
+}
+pub fn leave_subject(id: &str) -> String {
+    format!("pantau.attendance.leave.{id}")
+}
+
+/// What every replica keeps in memory (the rest is read per request).
+pub const FOLLOWED_SUBJECTS: [&str; 5] = [
+    "pantau.attendance.qr_key.>",
+    "pantau.attendance.credential.>",
+    "pantau.attendance.scanner.>",
+    "pantau.attendance.schedule.>",
+    "pantau.attendance.leave.>",
+];
+
+pub fn event_type(e: &Event) -> &'static str {
+    match e {
+        Event::QrKeyPublished(_) => "QrKeyPublished",
+        Event::CredentialReissued(_) => "CredentialReissued",
+        Event::ScannerRegistered(_) => "ScannerRegistered",
+        Event::ScannerRevoked(_) => "ScannerRevoked",
+        Event::SessionOpened(_) => "SessionOpened",
+        Event::ScanAccepted(_) => "ScanAccepted",
+        Event::ScanRejected(_) => "ScanRejected",
+        Event::CheckedIn(_) => "CheckedIn",
+        Event::CheckedOut(_) => "CheckedOut",
+        Event::ScheduleSet(_) => "ScheduleSet",
+        Event::LeaveRequested(_) => "LeaveRequested",
+        Event::LeaveApproved(_) => "LeaveApproved",
+        Event::LeaveRejected(_) => "LeaveRejected",
+    }
+}
+
+pub fn encode(e: &Event) -> Bytes {
+    Bytes::from(
+        AttendanceEvent {
+            event: Some(e.clone()),
+        }
+        .encode_to_vec(),
+    )
+}
+
+pub fn decode(r: &RecordedEvent) -> Result<Event, ServiceError> {
+    AttendanceEvent::decode(r.payload.as_ref())
+        .ok()
+        .and_then(|m| m.event)
+        .ok_or_else(|| ServiceError::Internal(format!("undecodable event at {}", r.sequence)))
+}
+
+/// Who asked, and under which request id.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub request_id: String,
+    pub actor: String,
+}
+
+impl Ctx {
+    pub fn metadata(&self) -> Metadata {
+        Metadata {
+            correlation_id: self.request_id.clone(),
+            causation_id: self.request_id.clone(),
+            request_id: Some(self.request_id.clone()),
+            actor: Some(self.actor.clone()),
+        }
+    }
+
+    /// The `index`th event of this command; its `Nats-Msg-Id` is
+    /// `<scope>:<request_id>:<index>` so a retry is stored once.
+    pub fn event(&self, subject: &str, e: &Event, expected: Expected, index: usize) -> NewEvent {
+        NewEvent {
+            subject: subject.to_owned(),
+            event_type: event_type(e).to_owned(),
+            schema_version: 1,
+            payload: encode(e),
+            expected,
+            msg_id: Some(format!("{}:{}:{index}", self.actor, self.request_id)),
+            metadata: self.metadata(),
+        }
+    }
+}
+
+pub struct Executed<S> {
+    pub state: S,
+    pub last_sequence: u64,
+}
+
+const MAX_ATTEMPTS: usize = 8;
+
+/// Runs `decide` against the aggregate at `subject` and appends the result
+/// with the expected sequence. A retried command (its request id already on
+/// the subject) is decided on the state before its events and stores only
+/// what is missing, so it returns the original outcome.
+pub async fn execute<S, D>(
+    store: &EventStore,
+    subject: &str,
+    evolve: fn(S, &Event) -> S,
+    ctx: &Ctx,
+    decide: D,
+) -> Result<Executed<S>, ServiceError>
+where
+    S: Default + Clone,
+    D: Fn(&S) -> Result<Vec<Event>, DomainError>,
+{
+    for _ in 0..MAX_ATTEMPTS {
+        let loaded = store
+            .load(subject)
+            .await
+            .map_err(|e| ServiceError::Unavailable(format!("failed to load {subject}: {e}")))?;
+        let mut events = Vec::with_capacity(loaded.len());
+        for r in &loaded {
+            events.push(decode(r)?);
+        }
+        let mine = |r: &RecordedEvent| r.request_id.as_deref() == Some(ctx.request_id.as_str());
+        let ours = loaded.iter().position(mine);
+        let already = loaded.iter().filter(|r| mine(r)).count();
+        let prior = events[..ours.unwrap_or(events.len())]
+            .iter()
+            .fold(S::default(), evolve);
+        let remaining: Vec<Event> = decide(&prior)?.into_iter().skip(already).collect();
+        let mut last = loaded.last().map(|r| r.sequence);
+        let mut conflict = false;
+        for (i, e) in remaining.iter().enumerate() {
+            let expected = last.map_or(Expected::NoEvents, Expected::Sequence);
+            match store
+                .append(ctx.event(subject, e, expected, already + i))
+                .await
+            {
+                Ok(a) => last = Some(a.sequence),
+                Err(AppendError::Conflict { .. }) => {
+                    conflict = true;
+                    break;
+                }
+                Err(e) => return Err(ServiceError::Unavailable(e.to_string())),
+            }
+        }
+        if conflict {
+            continue;
+        }
+        let state = events.iter().chain(remaining.iter()).fold(S::default(), evolve);
+        return Ok(Executed {
+            state,
+            last_sequence: last.unwrap_or(0),
+        });
+    }
+    Err(ServiceError::Aborted(format!(
+        "{subject} kept changing concurrently; try again"
+    )))
+}

@@ -1,0 +1,59 @@
+//! One error type for the service and its single mapping to gRPC status.
+
+use tonic::Status;
+
+use crate::domain::DomainError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(String),
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error("aborted: {0}")]
+    Aborted(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<sqlx::Error> for ServiceError {
+    fn from(e: sqlx::Error) -> Self {
+        ServiceError::Unavailable(format!("database: {e}"))
+    }
+}
+
+impl From<pantau_authn::AuthError> for ServiceError {
+    fn from(e: pantau_authn::AuthError) -> Self {
+        ServiceError::Unauthenticated(e.to_string())
+    }
+}
+
+impl From<ServiceError> for Status {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Domain(d) => match d {
+                DomainError::Invalid { field, reason } => {
+                    pantau_platform::grpc::invalid_argument(&field, &reason)
+                }
+                DomainError::NotFound(m) => Status::not_found(m),
+                DomainError::AlreadyExists { field, value } => {
+                    Status::already_exists(format!("{field}: {value}"))
+                }
+                DomainError::FailedPrecondition(m) => Status::failed_precondition(m),
+                DomainError::PermissionDenied(m) => Status::permission_denied(m),
+            },
+            ServiceError::Unauthenticated(m) => Status::unauthenticated(m),
+            ServiceError::Unavailable(m) => {
+                tracing::warn!(error = %m, "dependency unavailable");
+                Status::unavailable(m)
+            }
+            ServiceError::Aborted(m) => Status::aborted(m),
+            ServiceError::Internal(m) => {
+                tracing::error!(error = %m, "internal error");
+                Status::internal("internal error")
+            }
+        }
+    }
+}

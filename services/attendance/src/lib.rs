@@ -1,0 +1,15 @@
+//! The attendance service: who was where and when. Personal QR credentials
+//! (signed printed codes and 30-second rotating codes), ceremonies scanned
+//! by registered officer phones, geofenced daily self check-ins, leave and
+//! official travel. Event-sourced on the PANTAU_ATTENDANCE stream; learns
+//! the registry from the PANTAU_IDENTITY stream, never from identity's
+//! database.
+
+pub mod app;
+pub mod config;
+pub mod core;
+pub mod directory;
+pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod readmodel;

@@ -1,0 +1,19 @@
+//! pantau-attendance: QR ceremonies, officer scanners and daily check-ins.
+
+use pantau_attendance::{
+    app,
+    config::{Config, DEFAULTS},
+};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _telemetry = pantau_platform::telemetry::init("pantau-attendance")?;
+    let settings = pantau_platform::Settings::load(DEFAULTS)?;
+    tracing::info!(settings = %settings.describe(), "starting");
+    let config = Config::from_settings(&settings)?;
+    let running = app::start(config).await?;
+    tracing::info!(addr = %running.addr, "attendance gRPC listening");
+    pantau_platform::shutdown::signal().await;
+    running.stop().await;
+    Ok(())
+}

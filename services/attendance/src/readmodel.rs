@@ -1,0 +1,284 @@
+//! The attendance read model (schema `attendance_read`), projected from the
+//! PANTAU_ATTENDANCE stream: every check-in with its position (for maps),
+//! one row per worker and local day (first in, last out, lateness), leave
+//! requests, and every scan's verdict (for audit). A check-in retried under
+//! the same request id is stored once, whenever the retry comes.
+
+use pantau_eventstore::RecordedEvent;
+use pantau_projection::{Projection, ProjectionError};
+use pantau_proto::events::v1::{self as ev, AttendanceEvent, attendance_event::Event};
+use prost::Message;
+use sqlx::PgConnection;
+
+use crate::domain::time::from_timestamp;
+
+pub const SCHEMA: &str = "attendance_read";
+
+pub struct AttendanceReadModel;
+
+const DDL: &str = r"
+CREATE TABLE IF NOT EXISTS presence (
+    worker_id      text NOT NULL,
+    request_id     text NOT NULL,
+    seq            bigint NOT NULL,
+    kind           smallint NOT NULL,
+    at             timestamptz NOT NULL,
+    local_date     date NOT NULL,
+    local_minute   integer NOT NULL,
+    agency_id      text NOT NULL,
+    unit_id        text NOT NULL,
+    latitude       double precision NOT NULL,
+    longitude      double precision NOT NULL,
+    accuracy_m     real NOT NULL,
+    inside         boolean NOT NULL,
+    site_id        text NOT NULL,
+    distance_m     integer NOT NULL,
+    judged_against smallint NOT NULL,
+    PRIMARY KEY (worker_id, request_id)
+);
+CREATE INDEX IF NOT EXISTS presence_by_agency_day ON presence (agency_id, local_date);
+CREATE TABLE IF NOT EXISTS daily (
+    worker_id    text NOT NULL,
+    local_date   date NOT NULL,
+    agency_id    text NOT NULL,
+    unit_id      text NOT NULL,
+    first_in     integer,
+    last_in      integer,
+    last_out     integer,
+    late_minutes integer NOT NULL DEFAULT 0,
+    check_ins    integer NOT NULL DEFAULT 0,
+    outside      integer NOT NULL DEFAULT 0,
+    PRIMARY KEY (worker_id, local_date)
+);
+CREATE INDEX IF NOT EXISTS daily_by_agency ON daily (agency_id, local_date);
+CREATE TABLE IF NOT EXISTS leave (
+    leave_id     text PRIMARY KEY,
+    worker_id    text NOT NULL,
+    agency_id    text NOT NULL,
+    unit_id      text NOT NULL,
+    kind         smallint NOT NULL,
+    first_day    date NOT NULL,
+    last_day     date NOT NULL,
+    status       smallint NOT NULL,
+    reason       text NOT NULL,
+    document_ref text NOT NULL,
+    destination  text NOT NULL,
+    decided_by   text NOT NULL DEFAULT '',
+    note         text NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS leave_by_worker ON leave (worker_id);
+CREATE INDEX IF NOT EXISTS leave_by_agency ON leave (agency_id, first_day);
+CREATE TABLE IF NOT EXISTS scans (
+    session_id text NOT NULL,
+    scanner_id text NOT NULL,
+    device_seq bigint NOT NULL,
+    accepted   boolean NOT NULL,
+    reason     smallint NOT NULL,
+    worker_id  text NOT NULL,
+    scanned_at timestamptz,
+    seq        bigint NOT NULL,
+    PRIMARY KEY (session_id, scanner_id, device_seq)
+);
+";
+
+/// Leave status codes in the `leave` table (the API's LeaveStatus numbers).
+pub const LEAVE_REQUESTED: i16 = 1;
+pub const LEAVE_APPROVED: i16 = 2;
+pub const LEAVE_REJECTED: i16 = 3;
+
+impl Projection for AttendanceReadModel {
+    fn name(&self) -> &'static str {
+        SCHEMA
+    }
+
+    fn subjects(&self) -> Vec<String> {
+        vec![
+            "pantau.attendance.worker.>".into(),
+            "pantau.attendance.leave.>".into(),
+            "pantau.attendance.session.>".into(),
+        ]
+    }
+
+    fn ddl(&self) -> &'static str {
+        DDL
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        r: &RecordedEvent,
+    ) -> Result<(), ProjectionError> {
+        let event = AttendanceEvent::decode(r.payload.as_ref())
+            .map_err(|e| ProjectionError::Poison(format!("undecodable: {e}")))?
+            .event
+            .ok_or_else(|| ProjectionError::Poison("empty event".into()))?;
+        match event {
+            Event::CheckedIn(c) => presence(conn, r, 1, c.presence).await,
+            Event::CheckedOut(c) => presence(conn, r, 2, c.presence).await,
+            Event::LeaveRequested(l) => leave_requested(conn, l).await,
+            Event::LeaveApproved(d) => {
+                leave_decided(conn, &d.leave_id, LEAVE_APPROVED, &d.decided_by, "").await
+            }
+            Event::LeaveRejected(d) => {
+                leave_decided(conn, &d.leave_id, LEAVE_REJECTED, &d.decided_by, &d.note).await
+            }
+            Event::ScanAccepted(a) => {
+                scan(conn, r, &a.session_id, a.scan.as_ref(), true, 0, &a.worker_id).await
+            }
+            Event::ScanRejected(x) => {
+                let reason = i16::try_from(x.reason).unwrap_or(0);
+                scan(conn, r, &x.session_id, x.scan.as_ref(), false, reason, &x.worker_id).await
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+async fn presence(
+    conn: &mut PgConnection,
+    r: &RecordedEvent,
+    kind: i16,
+    p: Option<ev::Presence>,
+) -> Result<(), ProjectionError> {
+    let p = p.ok_or_else(|| ProjectionError::Poison("presence missing".into()))?;
+    let at = p
+        .at
+        .as_ref()
+        .and_then(from_timestamp)
+        .unwrap_or(r.stored_at);
+    let local_date: chrono::NaiveDate = p
+        .local_date
+        .parse()
+        .map_err(|_| ProjectionError::Poison(format!("bad local_date {}", p.local_date)))?;
+    let pos = p.position.unwrap_or_default();
+    let request_id = r.request_id.clone().unwrap_or_else(|| r.event_id.clone());
+    let minute = i32::try_from(p.local_minute).unwrap_or(0);
+    let (first_in, last_in, last_out) = if kind == 1 {
+        (Some(minute), Some(minute), None)
+    } else {
+        (None, None, Some(minute))
+    };
+    sqlx::query(
+        r"WITH ins AS (
+            INSERT INTO presence (worker_id, request_id, seq, kind, at, local_date, local_minute,
+                agency_id, unit_id, latitude, longitude, accuracy_m, inside, site_id, distance_m,
+                judged_against)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+            ON CONFLICT DO NOTHING
+            RETURNING 1
+        )
+        INSERT INTO daily AS d (worker_id, local_date, agency_id, unit_id, first_in, last_in,
+            last_out, late_minutes, check_ins, outside)
+        SELECT $1, $6, $8, $9, $17, $18, $19, $20, $21, $22 FROM ins
+        ON CONFLICT (worker_id, local_date) DO UPDATE SET
+            late_minutes = CASE
+                WHEN EXCLUDED.first_in IS NOT NULL AND (d.first_in IS NULL OR EXCLUDED.first_in < d.first_in)
+                THEN EXCLUDED.late_minutes ELSE d.late_minutes END,
+            first_in = LEAST(d.first_in, EXCLUDED.first_in),
+            last_in = GREATEST(d.last_in, EXCLUDED.last_in),
+            last_out = GREATEST(d.last_out, EXCLUDED.last_out),
+            check_ins = d.check_ins + EXCLUDED.check_ins,
+            outside = d.outside + EXCLUDED.outside",
+    )
+    .bind(&p.worker_id)
+    .bind(&request_id)
+    .bind(i64::try_from(r.sequence).unwrap_or(i64::MAX))
+    .bind(kind)
+    .bind(at)
+    .bind(local_date)
+    .bind(minute)
+    .bind(&p.agency_id)
+    .bind(&p.unit_id)
+    .bind(pos.latitude)
+    .bind(pos.longitude)
+    .bind(p.accuracy_m)
+    .bind(p.inside)
+    .bind(&p.site_id)
+    .bind(i32::try_from(p.distance_m).unwrap_or(i32::MAX))
+    .bind(i16::try_from(p.judged_against).unwrap_or(0))
+    .bind(first_in)
+    .bind(last_in)
+    .bind(last_out)
+    .bind(i32::try_from(p.late_minutes).unwrap_or(0))
+    .bind(i32::from(kind == 1))
+    .bind(i32::from(kind == 1 && !p.inside))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn leave_requested(
+    conn: &mut PgConnection,
+    l: ev::LeaveRequested,
+) -> Result<(), ProjectionError> {
+    let day = |s: &str| {
+        s.parse::<chrono::NaiveDate>()
+            .map_err(|_| ProjectionError::Poison(format!("bad leave day {s}")))
+    };
+    sqlx::query(
+        r"INSERT INTO leave (leave_id, worker_id, agency_id, unit_id, kind, first_day, last_day,
+            status, reason, document_ref, destination)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+          ON CONFLICT (leave_id) DO NOTHING",
+    )
+    .bind(&l.leave_id)
+    .bind(&l.worker_id)
+    .bind(&l.agency_id)
+    .bind(&l.unit_id)
+    .bind(i16::try_from(l.kind).unwrap_or(0))
+    .bind(day(&l.first_day)?)
+    .bind(day(&l.last_day)?)
+    .bind(LEAVE_REQUESTED)
+    .bind(&l.reason)
+    .bind(&l.document_ref)
+    .bind(l.destination.map(|d| d.name).unwrap_or_default())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn leave_decided(
+    conn: &mut PgConnection,
+    leave_id: &str,
+    status: i16,
+    by: &str,
+    note: &str,
+) -> Result<(), ProjectionError> {
+    sqlx::query("UPDATE leave SET status = $2, decided_by = $3, note = $4 WHERE leave_id = $1")
+        .bind(leave_id)
+        .bind(status)
+        .bind(by)
+        .bind(note)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn scan(
+    conn: &mut PgConnection,
+    r: &RecordedEvent,
+    session_id: &str,
+    report: Option<&ev::ScanReport>,
+    accepted: bool,
+    reason: i16,
+    worker_id: &str,
+) -> Result<(), ProjectionError> {
+    let report = report.cloned().unwrap_or_default();
+    sqlx::query(
+        r"INSERT INTO scans (session_id, scanner_id, device_seq, accepted, reason, worker_id,
+            scanned_at, seq)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+          ON CONFLICT DO NOTHING",
+    )
+    .bind(session_id)
+    .bind(&report.scanner_id)
+    .bind(i64::try_from(report.device_seq).unwrap_or(i64::MAX))
+    .bind(accepted)
+    .bind(reason)
+    .bind(worker_id)
+    .bind(report.scanned_at.as_ref().and_then(from_timestamp))
+    .bind(i64::try_from(r.sequence).unwrap_or(i64::MAX))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
