@@ -1,6 +1,8 @@
-//! A signed-in identity service client.
+//! A signed-in session: the identity service client, and the same access
+//! token for the other services.
 
 use anyhow::Context;
+use pantau_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
 use pantau_proto::identity::v1::LoginRequest;
 use pantau_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use tonic::metadata::{Ascii, MetadataValue};
@@ -14,6 +16,24 @@ use tonic::{Request, Status};
 const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 
 pub type Client = IdentityServiceClient<InterceptedService<Channel, Bearer>>;
+pub type Attendance = AttendanceServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// Signed in to identity; its access token also opens the other services.
+pub struct Session {
+    pub identity: Client,
+    bearer: Bearer,
+}
+
+impl Session {
+    /// Connects to the attendance service at `url` with this session's token.
+    pub async fn attendance(&self, url: &str) -> anyhow::Result<Attendance> {
+        let channel = channel(url, "attendance").await?;
+        Ok(AttendanceServiceClient::with_interceptor(
+            channel,
+            self.bearer.clone(),
+        ))
+    }
+}
 
 /// Adds `authorization: Bearer <token>` to every call.
 #[derive(Clone)]
@@ -26,13 +46,17 @@ impl Interceptor for Bearer {
     }
 }
 
-/// Connects to `url` and signs in.
-pub async fn connect(url: &str, login: &str, password: &str) -> anyhow::Result<Client> {
-    let channel = Endpoint::from_shared(url.to_owned())
-        .with_context(|| format!("invalid identity service URL {url:?}"))?
+async fn channel(url: &str, service: &str) -> anyhow::Result<Channel> {
+    Endpoint::from_shared(url.to_owned())
+        .with_context(|| format!("invalid {service} service URL {url:?}"))?
         .connect()
         .await
-        .with_context(|| format!("failed to connect to the identity service at {url}"))?;
+        .with_context(|| format!("failed to connect to the {service} service at {url}"))
+}
+
+/// Connects to the identity service at `url` and signs in.
+pub async fn connect(url: &str, login: &str, password: &str) -> anyhow::Result<Session> {
+    let channel = channel(url, "identity").await?;
     let token = IdentityServiceClient::new(channel.clone())
         .login(LoginRequest {
             login_id: login.to_owned(),
@@ -42,14 +66,15 @@ pub async fn connect(url: &str, login: &str, password: &str) -> anyhow::Result<C
         .map_err(|s| rpc_error(&format!("login as {login:?}"), &s))?
         .into_inner()
         .access_token;
-    let bearer = format!("Bearer {token}")
-        .parse()
-        .context("the identity service returned a token that is not a valid header")?;
-    Ok(
-        IdentityServiceClient::with_interceptor(channel, Bearer(bearer))
-            .max_decoding_message_size(MAX_MESSAGE)
-            .max_encoding_message_size(MAX_MESSAGE),
-    )
+    let bearer = Bearer(
+        format!("Bearer {token}")
+            .parse()
+            .context("the identity service returned a token that is not a valid header")?,
+    );
+    let identity = IdentityServiceClient::with_interceptor(channel, bearer.clone())
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE);
+    Ok(Session { identity, bearer })
 }
 
 /// The gRPC message of a failed call, with its code.

@@ -11,7 +11,7 @@ use crate::table;
 
 const PAGE_SIZE: u32 = 1000;
 
-async fn all_agencies(client: &mut Client) -> anyhow::Result<Vec<Agency>> {
+pub async fn all_agencies(client: &mut Client) -> anyhow::Result<Vec<Agency>> {
     Ok(client
         .list_agencies(ListAgenciesRequest {})
         .await

@@ -4,6 +4,7 @@ mod cli;
 mod client;
 mod import;
 mod list;
+mod qr;
 mod table;
 
 use std::process::ExitCode;

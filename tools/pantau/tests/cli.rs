@@ -29,15 +29,22 @@ struct Output {
     stderr: String,
 }
 
-async fn pantau(url: &str, password: &str, args: &[&str]) -> anyhow::Result<Output> {
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pantau"))
-        .args(args)
-        .env("PANTAU_IDENTITY_URL", url)
+/// `pantau` signed in as the province admin of the identity service at `url`.
+fn command(url: &str, password: &str) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_pantau"));
+    cmd.env("PANTAU_IDENTITY_URL", url)
         .env("PANTAU_LOGIN_ID", "admin")
         .env("PANTAU_PASSWORD", password)
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(120), child)
+        .kill_on_drop(true);
+    cmd
+}
+
+async fn pantau(url: &str, password: &str, args: &[&str]) -> anyhow::Result<Output> {
+    run(command(url, password).args(args)).await
+}
+
+async fn run(cmd: &mut tokio::process::Command) -> anyhow::Result<Output> {
+    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
         .await
         .context("pantau did not finish within 120 s")??;
     Ok(Output {

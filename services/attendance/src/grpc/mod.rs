@@ -45,12 +45,15 @@ pub struct Attendance {
     pub signer: StaticSigner,
     pub limits: Limits,
     pub qr_tolerance_steps: u64,
-    pub clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+    clock: RwLock<Clock>,
     pub sessions: sessions::SessionCache,
     tokens: Mutex<HashMap<String, (Principal, i64)>>,
 }
 
 type Rpc<T> = Result<Response<T>, Status>;
+
+/// Where the service reads the time (tests move it).
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 impl Attendance {
     #[allow(clippy::too_many_arguments)]
@@ -77,14 +80,26 @@ impl Attendance {
             signer,
             limits,
             qr_tolerance_steps,
-            clock: Arc::new(Utc::now),
+            clock: RwLock::new(Arc::new(Utc::now)),
             sessions: sessions::SessionCache::default(),
             tokens: Mutex::new(HashMap::new()),
         }
     }
 
     pub fn now(&self) -> DateTime<Utc> {
-        (self.clock)()
+        let clock = match self.clock.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        clock()
+    }
+
+    /// Replaces the clock (tests of day boundaries and code expiry).
+    pub fn set_clock(&self, clock: Clock) {
+        match self.clock.write() {
+            Ok(mut c) => *c = clock,
+            Err(p) => *p.into_inner() = clock,
+        }
     }
 
     pub fn dir(&self) -> RwLockReadGuard<'_, Directory> {

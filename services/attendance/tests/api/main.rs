@@ -1,1 +1,7 @@
-//! placeholder
+//! The attendance service over gRPC, on real NATS (durable) and PostgreSQL.
+
+mod checkins;
+mod credentials;
+mod helpers;
+mod leave;
+mod sessions;
