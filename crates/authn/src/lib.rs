@@ -13,4 +13,4 @@ pub use error::AuthError;
 pub use keys::SigningKeyPair;
 pub use metadata::bearer_token;
 pub use password::{PasswordError, hash_password, verify_password};
-pub use token::{Claims, ISSUER, Issuer, LEEWAY_SECS, Verifier};
+pub use token::{Claims, ISSUER, Issuer, LEEWAY_SECS, PendingToken, Verifier, verify_batch};

@@ -156,6 +156,12 @@ impl Verifier {
     /// issued by [`ISSUER`] and not expired at `now_unix` (with
     /// [`LEEWAY_SECS`] of grace).
     pub fn verify(&self, token: &str, now_unix: i64) -> Result<Claims, AuthError> {
+        self.prepare(token, now_unix)?.verify()
+    }
+
+    /// Everything [`Verifier::verify`] checks except the signature, which is
+    /// left to [`PendingToken::verify`] or [`verify_batch`].
+    pub fn prepare(&self, token: &str, now_unix: i64) -> Result<PendingToken, AuthError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(AuthError::Malformed("token is too long"));
         }
@@ -179,7 +185,7 @@ impl Verifier {
         if header.typ.as_deref().is_some_and(|t| t != TYP) {
             return Err(AuthError::Malformed("typ must be JWT"));
         }
-        let key = self
+        let key = *self
             .keys
             .get(&header.kid)
             .ok_or_else(|| AuthError::UnknownKey(sanitize(&header.kid)))?;
@@ -189,12 +195,7 @@ impl Verifier {
             .map_err(|_| AuthError::Malformed("signature is not base64url"))?
             .try_into()
             .map_err(|_| AuthError::Malformed("signature is not 64 bytes"))?;
-        let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
-        key.verify_strict(
-            signing_input.as_bytes(),
-            &Signature::from_bytes(&signature_bytes),
-        )
-        .map_err(|_| AuthError::BadSignature)?;
+        let signing_input = token[..header_b64.len() + 1 + payload_b64.len()].to_owned();
 
         let claims: Claims = decode_json(
             payload_b64,
@@ -207,7 +208,53 @@ impl Verifier {
         if claims.exp.saturating_add(LEEWAY_SECS) <= now_unix {
             return Err(AuthError::Expired { exp: claims.exp });
         }
-        Ok(claims)
+        Ok(PendingToken {
+            signing_input,
+            signature: Signature::from_bytes(&signature_bytes),
+            key,
+            claims,
+        })
+    }
+}
+
+/// A well-formed, unexpired token from a known key whose signature has not
+/// been checked yet. Its claims are only reachable through a verification.
+#[derive(Debug, Clone)]
+pub struct PendingToken {
+    signing_input: String,
+    signature: Signature,
+    key: VerifyingKey,
+    claims: Claims,
+}
+
+impl PendingToken {
+    /// Checks the signature strictly (no small-order components).
+    pub fn verify(self) -> Result<Claims, AuthError> {
+        self.key
+            .verify_strict(self.signing_input.as_bytes(), &self.signature)
+            .map_err(|_| AuthError::BadSignature)?;
+        Ok(self.claims)
+    }
+}
+
+/// Verifies many tokens' signatures at once, about twice as fast per token
+/// as one by one (one multi-scalar multiplication for the whole batch). If
+/// the batch fails, each token is checked on its own, so one forged token
+/// fails alone. A batch proves every signature was made with the key, as
+/// single verification does; unlike [`PendingToken::verify`] it does not
+/// refuse the non-canonical re-encodings of a genuine signature that strict
+/// verification also rules out, which carry the same signed claims.
+pub fn verify_batch(tokens: Vec<PendingToken>) -> Vec<Result<Claims, AuthError>> {
+    if tokens.len() < 2 {
+        return tokens.into_iter().map(PendingToken::verify).collect();
+    }
+    let messages: Vec<&[u8]> = tokens.iter().map(|t| t.signing_input.as_bytes()).collect();
+    let signatures: Vec<Signature> = tokens.iter().map(|t| t.signature).collect();
+    let keys: Vec<VerifyingKey> = tokens.iter().map(|t| t.key).collect();
+    if ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok() {
+        tokens.into_iter().map(|t| Ok(t.claims)).collect()
+    } else {
+        tokens.into_iter().map(PendingToken::verify).collect()
     }
 }
 

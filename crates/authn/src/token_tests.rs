@@ -200,3 +200,40 @@ fn a_public_key_that_is_not_a_curve_point_is_refused() {
     ));
     assert_eq!(v.key_ids().count(), 0);
 }
+
+#[test]
+fn a_batch_verifies_every_genuine_token_and_fails_only_the_forged_one() {
+    let (first, second) = (issuer(), Issuer::new(SigningKeyPair::from_secret_bytes([7; 32])));
+    let mut v = verifier_for(&first);
+    v.add_key(second.key_id(), second.public_key_bytes())
+        .expect("valid key");
+    let mut tokens: Vec<String> = (0..40)
+        .map(|i| {
+            let mut c = claims();
+            c.jti = format!("jti-{i}");
+            if i % 2 == 0 { &first } else { &second }.issue(&c)
+        })
+        .collect();
+    let pending = |tokens: &[String]| -> Vec<PendingToken> {
+        tokens
+            .iter()
+            .map(|t| v.prepare(t, NOW).expect("well formed"))
+            .collect()
+    };
+    let all = verify_batch(pending(&tokens));
+    assert!(all.iter().all(Result::is_ok));
+    assert_eq!(all[3].as_ref().map(|c| c.jti.clone()), Ok("jti-3".to_owned()));
+
+    let mut forged = claims();
+    forged.roles = vec!["province_admin".into()];
+    let forged_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).expect("json"));
+    tokens[17] = with_part(&tokens[17], 1, &forged_payload);
+    let mixed = verify_batch(pending(&tokens));
+    for (i, r) in mixed.iter().enumerate() {
+        if i == 17 {
+            assert_eq!(r, &Err(AuthError::BadSignature));
+        } else {
+            assert!(r.is_ok(), "token {i} is genuine");
+        }
+    }
+}

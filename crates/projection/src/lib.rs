@@ -18,6 +18,7 @@ pub use runner::{ProjectionHandle, Runner, RunnerOptions, rebuild};
 
 use pantau_eventstore::RecordedEvent;
 use sqlx::PgConnection;
+use tracing::Instrument;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -45,4 +46,33 @@ pub trait Projection: Send + Sync + 'static {
         conn: &mut PgConnection,
         event: &RecordedEvent,
     ) -> impl std::future::Future<Output = Result<(), ProjectionError>> + Send;
+
+    /// Applies a batch of events in stream order inside one transaction. The
+    /// default applies them one by one; a projection fed thousands of events
+    /// a second overrides it to write many rows per statement. If it returns
+    /// `Poison`, the runner redoes the batch event by event with
+    /// [`Projection::apply`] so only the poison event is dead-lettered.
+    fn apply_all(
+        &self,
+        conn: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> impl std::future::Future<Output = Result<(), ProjectionError>> + Send {
+        async move {
+            for event in events {
+                let span = tracing::info_span!("project", projection = self.name(), seq = event.sequence);
+                if let Some(parent) = &event.traceparent {
+                    // Each event's application continues the trace of the
+                    // call that caused it.
+                    let mut carrier = async_nats::HeaderMap::new();
+                    carrier.insert("traceparent", parent.as_str());
+                    pantau_platform::telemetry::set_parent(
+                        &span,
+                        pantau_platform::telemetry::extract_nats(&carrier),
+                    );
+                }
+                self.apply(conn, event).instrument(span).await?;
+            }
+            Ok(())
+        }
+    }
 }

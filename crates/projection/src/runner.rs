@@ -151,12 +151,62 @@ async fn apply_batch<P: Projection>(
     schema: &str,
     messages: &[async_nats::jetstream::Message],
 ) -> Result<u64, ProjectionError> {
-    match apply_batch_with(pool, projection, store, schema, messages, false).await {
+    match apply_batch_fast(pool, projection, store, schema, messages).await {
         Err(ProjectionError::Poison(_)) => {
             apply_batch_with(pool, projection, store, schema, messages, true).await
         }
         other => other,
     }
+}
+
+/// The whole batch through [`Projection::apply_all`]; `Poison` when any
+/// event cannot be decoded or applied (the caller then goes event by event).
+async fn apply_batch_fast<P: Projection>(
+    pool: &PgPool,
+    projection: &P,
+    store: &EventStore,
+    schema: &str,
+    messages: &[async_nats::jetstream::Message],
+) -> Result<u64, ProjectionError> {
+    let mut tx = begin_locked(pool, projection.name()).await?;
+    set_search_path(&mut tx, schema).await?;
+    let checkpoint: i64 =
+        sqlx::query_scalar("SELECT last_sequence FROM checkpoint WHERE id = 1 FOR UPDATE")
+            .fetch_one(&mut *tx)
+            .await?;
+    let mut last = checkpoint as u64;
+    let mut events = Vec::with_capacity(messages.len());
+    for msg in messages {
+        let info = msg
+            .info()
+            .map_err(|e| ProjectionError::Stream(e.to_string()))?;
+        let seq = info.stream_sequence;
+        if seq <= last {
+            continue; // redelivered or replayed: already counted
+        }
+        let headers = msg.headers.clone().unwrap_or_default();
+        let event = store
+            .decode(
+                msg.subject.as_str(),
+                seq,
+                info.published,
+                &headers,
+                msg.payload.clone(),
+            )
+            .map_err(|e| ProjectionError::Poison(e.to_string()))?;
+        events.push(event);
+        last = seq;
+    }
+    if events.is_empty() {
+        return Ok(last);
+    }
+    projection.apply_all(&mut tx, &events).await?;
+    sqlx::query("UPDATE checkpoint SET last_sequence = $1, updated_at = now() WHERE id = 1")
+        .bind(last as i64)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(last)
 }
 
 async fn apply_batch_with<P: Projection>(
@@ -356,10 +406,11 @@ impl<P: Projection> Runner<P> {
                 skip_ack = false;
                 continue;
             }
-            for m in &messages {
-                if let Err(e) = m.ack().await {
-                    warn!(projection = name, error = %e, "ack failed; redelivery will be skipped");
-                }
+            // AckPolicy::All: acking the last acknowledges the batch.
+            if let Some(m) = messages.last()
+                && let Err(e) = m.ack().await
+            {
+                warn!(projection = name, error = %e, "ack failed; redelivery will be skipped");
             }
         }
     }
@@ -384,7 +435,9 @@ impl<P: Projection> Runner<P> {
                 deliver_policy: DeliverPolicy::ByStartSequence {
                     start_sequence: checkpoint + 1,
                 },
-                ack_policy: AckPolicy::Explicit,
+                // One ack per batch; what was applied is decided by the
+                // checkpoint anyway.
+                ack_policy: AckPolicy::All,
                 ack_wait: self.options.ack_wait,
                 filter_subjects: self.projection.subjects(),
                 max_ack_pending: 20_000,

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS presence (
     site_id        text NOT NULL,
     distance_m     integer NOT NULL,
     judged_against smallint NOT NULL,
+    late_minutes   integer NOT NULL,
     PRIMARY KEY (worker_id, request_id)
 );
 CREATE INDEX IF NOT EXISTS presence_by_agency_day ON presence (agency_id, local_date);
@@ -113,8 +114,11 @@ impl Projection for AttendanceReadModel {
             .event
             .ok_or_else(|| ProjectionError::Poison("empty event".into()))?;
         match event {
-            Event::CheckedIn(c) => presence(conn, r, 1, c.presence).await,
-            Event::CheckedOut(c) => presence(conn, r, 2, c.presence).await,
+            Event::CheckedIn(_) | Event::CheckedOut(_) => {
+                let mut rows = PresenceRows::default();
+                rows.push(r, &event)?;
+                rows.write(conn).await
+            }
             Event::LeaveRequested(l) => leave_requested(conn, l).await,
             Event::LeaveApproved(d) => {
                 leave_decided(conn, &d.leave_id, LEAVE_APPROVED, &d.decided_by, "").await
@@ -132,79 +136,176 @@ impl Projection for AttendanceReadModel {
             _ => Ok(()),
         }
     }
+
+    /// Check-ins arrive by the thousand around 07:30: they are written with
+    /// two statements per batch (presence rows, then the daily rows they
+    /// change), everything else event by event. Presence and the other
+    /// tables are independent, so the order between them does not matter.
+    async fn apply_all(
+        &self,
+        conn: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        let mut rows = PresenceRows::default();
+        for r in events {
+            if matches!(
+                r.event_type.as_str(),
+                "CheckedIn" | "CheckedOut"
+            ) {
+                let event = AttendanceEvent::decode(r.payload.as_ref())
+                    .map_err(|e| ProjectionError::Poison(format!("undecodable: {e}")))?
+                    .event
+                    .ok_or_else(|| ProjectionError::Poison("empty event".into()))?;
+                rows.push(r, &event)?;
+            } else {
+                self.apply(conn, r).await?;
+            }
+        }
+        rows.write(conn).await
+    }
 }
 
-async fn presence(
-    conn: &mut PgConnection,
-    r: &RecordedEvent,
-    kind: i16,
-    p: Option<ev::Presence>,
-) -> Result<(), ProjectionError> {
-    let p = p.ok_or_else(|| ProjectionError::Poison("presence missing".into()))?;
-    let at = p
-        .at
-        .as_ref()
-        .and_then(from_timestamp)
-        .unwrap_or(r.stored_at);
-    let local_date: chrono::NaiveDate = p
-        .local_date
-        .parse()
-        .map_err(|_| ProjectionError::Poison(format!("bad local_date {}", p.local_date)))?;
-    let pos = p.position.unwrap_or_default();
-    let request_id = r.request_id.clone().unwrap_or_else(|| r.event_id.clone());
-    let minute = i32::try_from(p.local_minute).unwrap_or(0);
-    let (first_in, last_in, last_out) = if kind == 1 {
-        (Some(minute), Some(minute), None)
-    } else {
-        (None, None, Some(minute))
-    };
-    sqlx::query(
-        r"WITH ins AS (
-            INSERT INTO presence (worker_id, request_id, seq, kind, at, local_date, local_minute,
-                agency_id, unit_id, latitude, longitude, accuracy_m, inside, site_id, distance_m,
-                judged_against)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-            ON CONFLICT DO NOTHING
-            RETURNING 1
+/// Check-ins and check-outs, column by column, for one bulk write.
+#[derive(Default)]
+struct PresenceRows {
+    worker_id: Vec<String>,
+    request_id: Vec<String>,
+    seq: Vec<i64>,
+    kind: Vec<i16>,
+    at: Vec<chrono::DateTime<chrono::Utc>>,
+    local_date: Vec<chrono::NaiveDate>,
+    local_minute: Vec<i32>,
+    agency_id: Vec<String>,
+    unit_id: Vec<String>,
+    latitude: Vec<f64>,
+    longitude: Vec<f64>,
+    accuracy_m: Vec<f32>,
+    inside: Vec<bool>,
+    site_id: Vec<String>,
+    distance_m: Vec<i32>,
+    judged_against: Vec<i16>,
+    late_minutes: Vec<i32>,
+}
+
+impl PresenceRows {
+    fn push(&mut self, r: &RecordedEvent, event: &Event) -> Result<(), ProjectionError> {
+        let (kind, p) = match event {
+            Event::CheckedIn(c) => (1, c.presence.as_ref()),
+            Event::CheckedOut(c) => (2, c.presence.as_ref()),
+            _ => return Ok(()),
+        };
+        let p = p.ok_or_else(|| ProjectionError::Poison("presence missing".into()))?;
+        let local_date: chrono::NaiveDate = p
+            .local_date
+            .parse()
+            .map_err(|_| ProjectionError::Poison(format!("bad local_date {}", p.local_date)))?;
+        let pos = p.position.clone().unwrap_or_default();
+        self.worker_id.push(p.worker_id.clone());
+        self.request_id
+            .push(r.request_id.clone().unwrap_or_else(|| r.event_id.clone()));
+        self.seq.push(i64::try_from(r.sequence).unwrap_or(i64::MAX));
+        self.kind.push(kind);
+        self.at.push(
+            p.at.as_ref()
+                .and_then(from_timestamp)
+                .unwrap_or(r.stored_at),
+        );
+        self.local_date.push(local_date);
+        self.local_minute
+            .push(i32::try_from(p.local_minute).unwrap_or(0));
+        self.agency_id.push(p.agency_id.clone());
+        self.unit_id.push(p.unit_id.clone());
+        self.latitude.push(pos.latitude);
+        self.longitude.push(pos.longitude);
+        self.accuracy_m.push(p.accuracy_m);
+        self.inside.push(p.inside);
+        self.site_id.push(p.site_id.clone());
+        self.distance_m
+            .push(i32::try_from(p.distance_m).unwrap_or(i32::MAX));
+        self.judged_against
+            .push(i16::try_from(p.judged_against).unwrap_or(0));
+        self.late_minutes
+            .push(i32::try_from(p.late_minutes).unwrap_or(0));
+        Ok(())
+    }
+
+    /// Inserts the presence rows not seen before (a retried request id is
+    /// stored once) and folds exactly those into the daily rows.
+    async fn write(self, conn: &mut PgConnection) -> Result<(), ProjectionError> {
+        if self.worker_id.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            r"WITH incoming AS (
+                SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::smallint[],
+                    $5::timestamptz[], $6::date[], $7::int[], $8::text[], $9::text[],
+                    $10::float8[], $11::float8[], $12::real[], $13::bool[], $14::text[],
+                    $15::int[], $16::smallint[], $17::int[])
+                AS r(worker_id, request_id, seq, kind, at, local_date, local_minute,
+                    agency_id, unit_id, latitude, longitude, accuracy_m, inside, site_id,
+                    distance_m, judged_against, late_minutes)
+            ),
+            ins AS (
+                INSERT INTO presence (worker_id, request_id, seq, kind, at, local_date,
+                    local_minute, agency_id, unit_id, latitude, longitude, accuracy_m, inside,
+                    site_id, distance_m, judged_against, late_minutes)
+                SELECT DISTINCT ON (worker_id, request_id) * FROM incoming
+                ORDER BY worker_id, request_id, seq
+                ON CONFLICT DO NOTHING
+                RETURNING worker_id, seq, kind, local_date, local_minute, agency_id, unit_id,
+                    inside, late_minutes
+            ),
+            days AS (
+                SELECT worker_id, local_date,
+                    (array_agg(agency_id ORDER BY seq DESC))[1] AS agency_id,
+                    (array_agg(unit_id ORDER BY seq DESC))[1] AS unit_id,
+                    min(local_minute) FILTER (WHERE kind = 1) AS first_in,
+                    max(local_minute) FILTER (WHERE kind = 1) AS last_in,
+                    max(local_minute) FILTER (WHERE kind = 2) AS last_out,
+                    coalesce((array_agg(late_minutes ORDER BY local_minute)
+                        FILTER (WHERE kind = 1))[1], 0) AS late_minutes,
+                    count(*) FILTER (WHERE kind = 1) AS check_ins,
+                    count(*) FILTER (WHERE kind = 1 AND NOT inside) AS outside
+                FROM ins GROUP BY worker_id, local_date
+            )
+            INSERT INTO daily AS d (worker_id, local_date, agency_id, unit_id, first_in,
+                last_in, last_out, late_minutes, check_ins, outside)
+            SELECT worker_id, local_date, agency_id, unit_id, first_in, last_in, last_out,
+                late_minutes, check_ins, outside FROM days
+            ON CONFLICT (worker_id, local_date) DO UPDATE SET
+                late_minutes = CASE
+                    WHEN EXCLUDED.first_in IS NOT NULL
+                        AND (d.first_in IS NULL OR EXCLUDED.first_in < d.first_in)
+                    THEN EXCLUDED.late_minutes ELSE d.late_minutes END,
+                first_in = LEAST(d.first_in, EXCLUDED.first_in),
+                last_in = GREATEST(d.last_in, EXCLUDED.last_in),
+                last_out = GREATEST(d.last_out, EXCLUDED.last_out),
+                agency_id = EXCLUDED.agency_id,
+                unit_id = EXCLUDED.unit_id,
+                check_ins = d.check_ins + EXCLUDED.check_ins,
+                outside = d.outside + EXCLUDED.outside",
         )
-        INSERT INTO daily AS d (worker_id, local_date, agency_id, unit_id, first_in, last_in,
-            last_out, late_minutes, check_ins, outside)
-        SELECT $1, $6, $8, $9, $17, $18, $19, $20, $21, $22 FROM ins
-        ON CONFLICT (worker_id, local_date) DO UPDATE SET
-            late_minutes = CASE
-                WHEN EXCLUDED.first_in IS NOT NULL AND (d.first_in IS NULL OR EXCLUDED.first_in < d.first_in)
-                THEN EXCLUDED.late_minutes ELSE d.late_minutes END,
-            first_in = LEAST(d.first_in, EXCLUDED.first_in),
-            last_in = GREATEST(d.last_in, EXCLUDED.last_in),
-            last_out = GREATEST(d.last_out, EXCLUDED.last_out),
-            check_ins = d.check_ins + EXCLUDED.check_ins,
-            outside = d.outside + EXCLUDED.outside",
-    )
-    .bind(&p.worker_id)
-    .bind(&request_id)
-    .bind(i64::try_from(r.sequence).unwrap_or(i64::MAX))
-    .bind(kind)
-    .bind(at)
-    .bind(local_date)
-    .bind(minute)
-    .bind(&p.agency_id)
-    .bind(&p.unit_id)
-    .bind(pos.latitude)
-    .bind(pos.longitude)
-    .bind(p.accuracy_m)
-    .bind(p.inside)
-    .bind(&p.site_id)
-    .bind(i32::try_from(p.distance_m).unwrap_or(i32::MAX))
-    .bind(i16::try_from(p.judged_against).unwrap_or(0))
-    .bind(first_in)
-    .bind(last_in)
-    .bind(last_out)
-    .bind(i32::try_from(p.late_minutes).unwrap_or(0))
-    .bind(i32::from(kind == 1))
-    .bind(i32::from(kind == 1 && !p.inside))
-    .execute(conn)
-    .await?;
-    Ok(())
+        .bind(self.worker_id)
+        .bind(self.request_id)
+        .bind(self.seq)
+        .bind(self.kind)
+        .bind(self.at)
+        .bind(self.local_date)
+        .bind(self.local_minute)
+        .bind(self.agency_id)
+        .bind(self.unit_id)
+        .bind(self.latitude)
+        .bind(self.longitude)
+        .bind(self.accuracy_m)
+        .bind(self.inside)
+        .bind(self.site_id)
+        .bind(self.distance_m)
+        .bind(self.judged_against)
+        .bind(self.late_minutes)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
 }
 
 async fn leave_requested(

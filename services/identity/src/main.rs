@@ -5,6 +5,10 @@ use pantau_identity::{
     config::{Config, DEFAULTS},
 };
 
+/// mimalloc: glibc's malloc costs a fifth of a busy service's CPU here.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _telemetry = pantau_platform::telemetry::init("pantau-identity")?;

@@ -54,3 +54,21 @@ pub fn ratios(nats: &Value, pg: &Value, identity: &Value) -> Value {
             ratio(identity["register_latency_ms"]["p50"].as_f64(), single_publish_ms),
     })
 }
+
+/// How the attendance figures compare with the raw JetStream ceilings
+/// measured in the same run.
+pub fn attendance_ratios(nats: &Value, attendance: &Value) -> Value {
+    let durable = &nats["durable"];
+    let checkins = attendance["check_in_closed_loop"]["per_sec"].as_f64();
+    let scans = attendance["ceremony_scans_per_sec"].as_f64();
+    json!({
+        "check_in_closed_loop_vs_eventstore_batched":
+            ratio(checkins, durable["eventstore_batched_per_sec"].as_f64()),
+        "check_in_closed_loop_vs_raw_publish_pipelined":
+            ratio(checkins, durable["publish_pipelined_per_sec"].as_f64()),
+        "ceremony_scans_vs_raw_publish_pipelined":
+            ratio(scans, durable["publish_pipelined_per_sec"].as_f64()),
+        "ceremony_scans_vs_raw_publish_sequential":
+            ratio(scans, durable["publish_sequential_per_sec"].as_f64()),
+    })
+}

@@ -44,7 +44,11 @@ pub struct Export {
     pub out: Option<PathBuf>,
 }
 
-pub async fn export(session: &mut Session, attendance_url: &str, args: Export) -> anyhow::Result<()> {
+pub async fn export(
+    session: &mut Session,
+    attendance_url: &str,
+    args: Export,
+) -> anyhow::Result<()> {
     // Names are resolved before attendance is contacted, so a typo fails fast
     // and says so, whatever state the attendance service is in.
     let agencies = list::all_agencies(&mut session.identity).await?;
@@ -72,11 +76,7 @@ pub async fn export(session: &mut Session, attendance_url: &str, args: Export) -
     } else {
         ""
     };
-    println!(
-        "wrote {} {noun} to {}{empty}",
-        cards.len(),
-        path.display()
-    );
+    println!("wrote {} {noun} to {}{empty}", cards.len(), path.display());
     Ok(())
 }
 

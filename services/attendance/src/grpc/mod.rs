@@ -9,10 +9,10 @@ mod leave;
 mod queries;
 mod scanners;
 pub mod sessions;
+mod tokens;
 
-use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -29,10 +29,6 @@ use crate::domain::presence::Limits;
 use crate::domain::{DomainError, Principal, Role, parse_request_id};
 use crate::error::ServiceError;
 
-/// Verified access tokens kept before the cache is cleared (each check-in
-/// would otherwise pay an Ed25519 verification).
-const TOKEN_CACHE_MAX: usize = 200_000;
-
 /// Everything a handler needs.
 pub struct Attendance {
     pub store: EventStore,
@@ -47,7 +43,7 @@ pub struct Attendance {
     pub qr_tolerance_steps: u64,
     clock: RwLock<Clock>,
     pub sessions: sessions::SessionCache,
-    tokens: Mutex<HashMap<String, (Principal, i64)>>,
+    tokens: tokens::TokenChecker,
 }
 
 type Rpc<T> = Result<Response<T>, Status>;
@@ -82,7 +78,7 @@ impl Attendance {
             qr_tolerance_steps,
             clock: RwLock::new(Arc::new(Utc::now)),
             sessions: sessions::SessionCache::default(),
-            tokens: Mutex::new(HashMap::new()),
+            tokens: tokens::TokenChecker::start(),
         }
     }
 
@@ -110,29 +106,22 @@ impl Attendance {
     }
 
     /// The caller, from `authorization: Bearer <token>`.
-    pub fn principal<T>(&self, req: &Request<T>) -> Result<Principal, ServiceError> {
+    pub async fn principal<T>(&self, req: &Request<T>) -> Result<Principal, ServiceError> {
         let token = pantau_authn::bearer_token(req.metadata())?;
         let now = self.now().timestamp();
-        if let Ok(cache) = self.tokens.lock()
-            && let Some((p, exp)) = cache.get(token)
-            && *exp > now
-        {
-            return Ok(p.clone());
-        }
-        let claims = self.dir().token_keys.verify(token, now)?;
-        let principal = Principal {
+        let claims = match self.tokens.remembered(token, now) {
+            Some(c) => c,
+            None => {
+                let pending = self.dir().token_keys.prepare(token, now)?;
+                self.tokens.verify(token, pending).await?
+            }
+        };
+        Ok(Principal {
             subject: claims.sub,
             roles: claims.roles.iter().filter_map(|r| Role::parse(r)).collect(),
             agency_id: claims.agency,
             worker_id: claims.worker,
-        };
-        if let Ok(mut cache) = self.tokens.lock() {
-            if cache.len() >= TOKEN_CACHE_MAX {
-                cache.clear();
-            }
-            cache.insert(token.to_owned(), (principal.clone(), claims.exp));
-        }
-        Ok(principal)
+        })
     }
 
     pub fn ctx(&self, p: &Principal, request_id: &str) -> Result<Ctx, ServiceError> {
@@ -200,7 +189,7 @@ impl AttendanceService for Api {
         req: Request<api::GetCredentialRequest>,
     ) -> Rpc<api::GetCredentialResponse> {
         let r = async {
-            let p = self.principal(&req)?;
+            let p = self.principal(&req).await?;
             credentials::get(self, &p, req.get_ref())
         };
         ok(r.await)
@@ -210,7 +199,11 @@ impl AttendanceService for Api {
         &self,
         req: Request<api::GetRotatingSecretRequest>,
     ) -> Rpc<api::GetRotatingSecretResponse> {
-        ok(self.principal(&req).and_then(|p| credentials::rotating_secret(self, &p)))
+        let r = async {
+            let p = self.principal(&req).await?;
+            credentials::rotating_secret(self, &p)
+        };
+        ok(r.await)
     }
 
     async fn reissue_credential(
@@ -218,7 +211,7 @@ impl AttendanceService for Api {
         req: Request<api::ReissueCredentialRequest>,
     ) -> Rpc<api::ReissueCredentialResponse> {
         let r = async {
-            let p = self.principal(&req)?;
+            let p = self.principal(&req).await?;
             credentials::reissue(self, &p, req.into_inner()).await
         };
         ok(r.await)
@@ -230,15 +223,17 @@ impl AttendanceService for Api {
         &self,
         req: Request<api::ExportCredentialsRequest>,
     ) -> Rpc<Self::ExportCredentialsStream> {
-        let p = self.principal(&req).map_err(Status::from)?;
+        let p = self.principal(&req).await.map_err(Status::from)?;
         let rows = credentials::export(self, &p, req.get_ref()).map_err(Status::from)?;
         Ok(Response::new(Box::pin(futures::stream::iter(rows.into_iter().map(Ok)))))
     }
 
     async fn verify_code(&self, req: Request<api::VerifyCodeRequest>) -> Rpc<api::VerifyCodeResponse> {
-        ok(self
-            .principal(&req)
-            .and_then(|p| credentials::verify(self, &p, req.get_ref())))
+        let r = async {
+            let p = self.principal(&req).await?;
+            credentials::verify(self, &p, req.get_ref())
+        };
+        ok(r.await)
     }
 
     async fn register_scanner(
@@ -246,7 +241,7 @@ impl AttendanceService for Api {
         req: Request<api::RegisterScannerRequest>,
     ) -> Rpc<api::RegisterScannerResponse> {
         let r = async {
-            let p = self.principal(&req)?;
+            let p = self.principal(&req).await?;
             scanners::register(self, &p, req.into_inner()).await
         };
         ok(r.await)
@@ -257,7 +252,7 @@ impl AttendanceService for Api {
         req: Request<api::RevokeScannerRequest>,
     ) -> Rpc<api::RevokeScannerResponse> {
         let r = async {
-            let p = self.principal(&req)?;
+            let p = self.principal(&req).await?;
             scanners::revoke(self, &p, req.into_inner()).await
         };
         ok(r.await)
@@ -268,7 +263,7 @@ impl AttendanceService for Api {
         req: Request<api::OpenSessionRequest>,
     ) -> Rpc<api::OpenSessionResponse> {
         let r = async {
-            let p = self.principal(&req)?;
+            let p = self.principal(&req).await?;
             sessions::open(self, &p, req.into_inner()).await
         };
         ok(r.await)
@@ -290,7 +285,7 @@ impl AttendanceService for Api {
         req: Request<api::GetSessionViewRequest>,
     ) -> Rpc<api::SessionView> {
         let r = async {
-            let p = self.principal(&req)?;
+            let p = self.principal(&req).await?;
             sessions::view(self, &p, &req.get_ref().session_id).await
         };
         ok(r.await)
@@ -302,7 +297,7 @@ impl AttendanceService for Api {
         &self,
         req: Request<api::GetSessionViewRequest>,
     ) -> Rpc<Self::WatchSessionStream> {
-        let p = self.principal(&req).map_err(Status::from)?;
+        let p = self.principal(&req).await.map_err(Status::from)?;
         let stream = sessions::watch(self.0.clone(), p, req.into_inner().session_id)
             .await
             .map_err(Status::from)?;
@@ -311,7 +306,7 @@ impl AttendanceService for Api {
 
     async fn check_in(&self, req: Request<api::CheckInRequest>) -> Rpc<api::CheckInResponse> {
         let r = async {
-            let p = self.principal(&req)?;
+            let p = self.principal(&req).await?;
             checkins::check_in(self, &p, req.into_inner()).await
         };
         ok(r.await)
@@ -322,7 +317,7 @@ impl AttendanceService for Api {
         req: Request<api::SetScheduleRequest>,
     ) -> Rpc<api::SetScheduleResponse> {
         let r = async {
-            let p = self.principal(&req)?;
+            let p = self.principal(&req).await?;
             checkins::set_schedule(self, &p, req.into_inner()).await
         };
         ok(r.await)
@@ -333,7 +328,7 @@ impl AttendanceService for Api {
         req: Request<api::GetWorkerMonthRequest>,
     ) -> Rpc<api::GetWorkerMonthResponse> {
         let r = async {
-            let p = self.principal(&req)?;
+            let p = self.principal(&req).await?;
             queries::worker_month(self, &p, req.get_ref()).await
         };
         ok(r.await)
@@ -344,7 +339,7 @@ impl AttendanceService for Api {
         req: Request<api::GetAgencyDayRequest>,
     ) -> Rpc<api::GetAgencyDayResponse> {
         let r = async {
-            let p = self.principal(&req)?;
+            let p = self.principal(&req).await?;
             queries::agency_day(self, &p, req.get_ref()).await
         };
         ok(r.await)
@@ -355,7 +350,7 @@ impl AttendanceService for Api {
         req: Request<api::ListCheckInPositionsRequest>,
     ) -> Rpc<api::ListCheckInPositionsResponse> {
         let r = async {
-            let p = self.principal(&req)?;
+            let p = self.principal(&req).await?;
             queries::positions(self, &p, req.get_ref()).await
         };
         ok(r.await)
@@ -366,7 +361,7 @@ impl AttendanceService for Api {
         req: Request<api::RequestLeaveRequest>,
     ) -> Rpc<api::RequestLeaveResponse> {
         let r = async {
-            let p = self.principal(&req)?;
+            let p = self.principal(&req).await?;
             leave::request(self, &p, req.into_inner()).await
         };
         ok(r.await)
@@ -377,7 +372,7 @@ impl AttendanceService for Api {
         req: Request<api::DecideLeaveRequest>,
     ) -> Rpc<api::DecideLeaveResponse> {
         let r = async {
-            let p = self.principal(&req)?;
+            let p = self.principal(&req).await?;
             leave::decide(self, &p, req.into_inner()).await
         };
         ok(r.await)
@@ -385,7 +380,7 @@ impl AttendanceService for Api {
 
     async fn list_leave(&self, req: Request<api::ListLeaveRequest>) -> Rpc<api::ListLeaveResponse> {
         let r = async {
-            let p = self.principal(&req)?;
+            let p = self.principal(&req).await?;
             leave::list(self, &p, req.get_ref()).await
         };
         ok(r.await)

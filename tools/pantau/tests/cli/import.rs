@@ -1,59 +1,23 @@
-//! The built `pantau` binary against an in-process identity service on
-//! throwaway NATS and PostgreSQL: a legacy payroll import reports what it
-//! imported, flagged and rejected, and rerunning the same file imports
-//! nothing new.
+//! `pantau workers import`, `workers list` and `agencies list`.
 
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::{Context, ensure};
 use pantau_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use pantau_proto::identity::v1::{
-    CreateAgencyRequest, CreateUnitRequest, ListWorkersRequest, LoginRequest, Worker,
+    CreateAgencyRequest, CreateUnitRequest, ListWorkersRequest, Worker,
 };
 use pantau_testkit::{NatsServer, PgServer};
-use tonic::Request;
 use tonic::transport::Channel;
 
-const PASSWORD: &str = "admin-password";
+use crate::{Output, PASSWORD, admin_token, authed, nik, pantau};
+
 const ROWS: usize = 50;
 /// Data row indexes (line = index + 2) with something special about them.
 const BAD_NIK: usize = 10;
 const DUPLICATE_NIK: usize = 20;
 const MISMATCH: usize = 30;
 const MISMATCH_NIP: &str = "198801012010011001";
-
-struct Output {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// `pantau` signed in as the province admin of the identity service at `url`.
-fn command(url: &str, password: &str) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_pantau"));
-    cmd.env("PANTAU_IDENTITY_URL", url)
-        .env("PANTAU_LOGIN_ID", "admin")
-        .env("PANTAU_PASSWORD", password)
-        .kill_on_drop(true);
-    cmd
-}
-
-async fn pantau(url: &str, password: &str, args: &[&str]) -> anyhow::Result<Output> {
-    run(command(url, password).args(args)).await
-}
-
-async fn run(cmd: &mut tokio::process::Command) -> anyhow::Result<Output> {
-    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
-        .await
-        .context("pantau did not finish within 120 s")??;
-    Ok(Output {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    })
-}
-
 /// The number after `key:` in the import summary.
 fn count(out: &Output, key: &str) -> anyhow::Result<u32> {
     out.stdout
@@ -63,19 +27,6 @@ fn count(out: &Output, key: &str) -> anyhow::Result<u32> {
         .trim()
         .parse()
         .with_context(|| format!("{key:?} is not a number"))
-}
-
-fn authed<T>(token: &str, msg: T) -> anyhow::Result<Request<T>> {
-    let mut req = Request::new(msg);
-    req.metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse()?);
-    Ok(req)
-}
-
-/// NIK 317101 + DDMMYY (+40 on DD for women) + serial.
-fn nik(day: u32, month: u32, yy: u32, female: bool, serial: u32) -> String {
-    let dd = if female { day + 40 } else { day };
-    format!("317101{dd:02}{month:02}{yy:02}{serial:04}")
 }
 
 /// One data row per index: mostly contract workers, two consistent PNS, and
@@ -184,14 +135,7 @@ async fn import_reports_rows_and_a_rerun_imports_nothing_new() -> anyhow::Result
     let url = format!("http://{}", running.addr);
 
     let mut client = IdentityServiceClient::connect(url.clone()).await?;
-    let token = client
-        .login(LoginRequest {
-            login_id: "admin".into(),
-            password: PASSWORD.into(),
-        })
-        .await?
-        .into_inner()
-        .access_token;
+    let token = admin_token(&mut client).await?;
     let agency_id = client
         .create_agency(authed(
             &token,
