@@ -30,6 +30,7 @@ pub struct App {
     pub client: AttendanceServiceClient<Channel>,
     pub identity: EventStore,
     pub attendance: EventStore,
+    pub config: Config,
     issuer: Issuer,
     /// A province admin's token.
     pub admin: String,
@@ -68,7 +69,8 @@ pub async fn spawn_app() -> anyhow::Result<App> {
         }),
     )
     .await?;
-    let running = app::start(Config::in_process(&nats.url, &pg.url)).await?;
+    let config = Config::in_process(&nats.url, &pg.url);
+    let running = app::start(config.clone()).await?;
     let client = AttendanceServiceClient::connect(format!("http://{}", running.addr)).await?;
     let mut app = App {
         running,
@@ -77,6 +79,7 @@ pub async fn spawn_app() -> anyhow::Result<App> {
         client,
         identity,
         attendance,
+        config,
         issuer,
         admin: String::new(),
     };
@@ -135,6 +138,14 @@ pub fn north_of((lat, lon): (f64, f64), metres: f64) -> (f64, f64) {
 }
 
 impl App {
+    /// A second replica of the service on the same streams and database, as
+    /// ops would scale it out.
+    pub async fn replica(&self) -> anyhow::Result<(Running, AttendanceServiceClient<Channel>)> {
+        let running = app::start(self.config.clone()).await?;
+        let client = AttendanceServiceClient::connect(format!("http://{}", running.addr)).await?;
+        Ok((running, client))
+    }
+
     /// Publishes an identity event and waits until attendance has seen it.
     pub async fn registry(&self, subject: &str, e: I) -> anyhow::Result<()> {
         let seq = publish(&self.identity, subject, e).await?;

@@ -291,12 +291,14 @@ async fn offline_batches_are_judged_in_order_and_a_scan_uploaded_twice_counts_on
 }
 
 #[tokio::test]
-async fn two_scanners_racing_for_one_worker_check_them_in_once() -> anyhow::Result<()> {
+async fn two_scanners_racing_through_two_replicas_check_each_worker_in_once()
+-> anyhow::Result<()> {
     let mut app = spawn_app().await?;
     let c = ceremony(&mut app).await?;
     let (second, second_device) = app.scanner(&c.agency).await?;
-    // A second session replica would see the same: the batch append expects
-    // the session's last sequence.
+    // The second scanner uploads through another replica of the service:
+    // only the session's expected sequence keeps them from both accepting.
+    let (replica, replica_client) = app.replica().await?;
     let now = Utc::now();
     let session = app
         .client
@@ -342,7 +344,7 @@ async fn two_scanners_racing_for_one_worker_check_them_in_once() -> anyhow::Resu
             .map(|(i, code)| scan(i as u64 + 1, code, at, SQUARE))
             .collect()
     };
-    let (mut a, mut b) = (app.client.clone(), app.client.clone());
+    let (mut a, mut b) = (app.client.clone(), replica_client);
     let (first_device, session_a, session_b) = (c.device.clone(), session.clone(), session.clone());
     let (scans_a, scans_b) = (batch(&codes), batch(&codes));
     let (ra, rb) = tokio::join!(
@@ -355,6 +357,7 @@ async fn two_scanners_racing_for_one_worker_check_them_in_once() -> anyhow::Resu
         let loser = if x.accepted { y } else { x };
         assert_eq!(loser.reason(), RejectionReason::AlreadyCheckedIn);
     }
+    replica.stop().await;
     Ok(())
 }
 
