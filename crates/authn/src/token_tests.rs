@@ -203,7 +203,10 @@ fn a_public_key_that_is_not_a_curve_point_is_refused() {
 
 #[test]
 fn a_batch_verifies_every_genuine_token_and_fails_only_the_forged_one() {
-    let (first, second) = (issuer(), Issuer::new(SigningKeyPair::from_secret_bytes([7; 32])));
+    let (first, second) = (
+        issuer(),
+        Issuer::new(SigningKeyPair::from_secret_bytes([7; 32])),
+    );
     let mut v = verifier_for(&first);
     v.add_key(second.key_id(), second.public_key_bytes())
         .expect("valid key");
@@ -222,7 +225,10 @@ fn a_batch_verifies_every_genuine_token_and_fails_only_the_forged_one() {
     };
     let all = verify_batch(pending(&tokens));
     assert!(all.iter().all(Result::is_ok));
-    assert_eq!(all[3].as_ref().map(|c| c.jti.clone()), Ok("jti-3".to_owned()));
+    assert_eq!(
+        all[3].as_ref().map(|c| c.jti.clone()),
+        Ok("jti-3".to_owned())
+    );
 
     let mut forged = claims();
     forged.roles = vec!["province_admin".into()];

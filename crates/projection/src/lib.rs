@@ -59,7 +59,8 @@ pub trait Projection: Send + Sync + 'static {
     ) -> impl std::future::Future<Output = Result<(), ProjectionError>> + Send {
         async move {
             for event in events {
-                let span = tracing::info_span!("project", projection = self.name(), seq = event.sequence);
+                let span =
+                    tracing::info_span!("project", projection = self.name(), seq = event.sequence);
                 if let Some(parent) = &event.traceparent {
                     // Each event's application continues the trace of the
                     // call that caused it.

@@ -110,7 +110,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             schema_version: 1,
             payload: encode(&published),
             expected: Expected::Any,
-            msg_id: Some(format!("qr-key:{}:{}", signer.key_id(), uuid::Uuid::new_v4())),
+            msg_id: Some(format!(
+                "qr-key:{}:{}",
+                signer.key_id(),
+                uuid::Uuid::new_v4()
+            )),
             metadata: Default::default(),
         })
         .await
@@ -146,7 +150,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     if !caught_up || !own_caught_up {
         anyhow::bail!("the directory did not catch up with the event streams within {CATCH_UP:?}");
     }
-    tracing::info!(identity_end, own = announced.sequence, "directory caught up");
+    tracing::info!(
+        identity_end,
+        own = announced.sequence,
+        "directory caught up"
+    );
     let read = Runner::new(
         AttendanceReadModel,
         pool.clone(),

@@ -35,7 +35,7 @@ pub struct Config {
 impl Config {
     pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
         let max_accuracy_m: f32 = s.parse("PANTAU_CHECKIN_MAX_ACCURACY_M")?;
-        if !(max_accuracy_m > 0.0) {
+        if max_accuracy_m.is_nan() || max_accuracy_m <= 0.0 {
             return Err(ConfigError::Invalid {
                 key: "PANTAU_CHECKIN_MAX_ACCURACY_M".into(),
                 reason: "must be a positive number of metres".into(),

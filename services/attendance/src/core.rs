@@ -163,7 +163,10 @@ where
         if conflict {
             continue;
         }
-        let state = events.iter().chain(remaining.iter()).fold(S::default(), evolve);
+        let state = events
+            .iter()
+            .chain(remaining.iter())
+            .fold(S::default(), evolve);
         return Ok(Executed {
             state,
             last_sequence: last.unwrap_or(0),

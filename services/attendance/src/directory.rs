@@ -13,17 +13,14 @@ use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull::Order
 use futures::StreamExt;
 use pantau_authn::Verifier;
 use pantau_proto::events::v1::{
-    AttendanceEvent, IdentityEvent, attendance_event::Event as A,
-    identity_event::Event as I,
+    AttendanceEvent, IdentityEvent, attendance_event::Event as A, identity_event::Event as I,
 };
 use pantau_qr::{CodeError, Credential, StaticCode, StaticVerifier};
 use prost::Message;
 use tokio::sync::watch;
 
-use crate::domain::registry::{
-    Agency, Leave, LeaveStatus, Site, TravelDestination, Worker,
-};
 use crate::domain::geo::Point;
+use crate::domain::registry::{Agency, Leave, LeaveStatus, Site, TravelDestination, Worker};
 use crate::domain::session::Registry;
 use crate::domain::time::Schedule;
 use pantau_platform::shutdown::Shutdown;
@@ -149,10 +146,10 @@ impl Directory {
                 }
             }
             I::SigningKeyPublished(k) => {
-                if let Ok(key) = <[u8; 32]>::try_from(k.public_key.as_slice()) {
-                    if let Err(e) = self.token_keys.add_key(&k.key_id, key) {
-                        tracing::warn!(key_id = %k.key_id, error = %e, "ignoring unusable signing key");
-                    }
+                if let Ok(key) = <[u8; 32]>::try_from(k.public_key.as_slice())
+                    && let Err(e) = self.token_keys.add_key(&k.key_id, key)
+                {
+                    tracing::warn!(key_id = %k.key_id, error = %e, "ignoring unusable signing key");
                 }
             }
             _ => {}
@@ -162,10 +159,10 @@ impl Directory {
     pub fn apply_attendance(&mut self, e: A) {
         match e {
             A::QrKeyPublished(k) => {
-                if let Ok(key) = <[u8; 32]>::try_from(k.public_key.as_slice()) {
-                    if let Err(e) = self.qr_keys.add_key(key) {
-                        tracing::warn!(key_id = %k.key_id, error = %e, "ignoring unusable qr key");
-                    }
+                if let Ok(key) = <[u8; 32]>::try_from(k.public_key.as_slice())
+                    && let Err(e) = self.qr_keys.add_key(key)
+                {
+                    tracing::warn!(key_id = %k.key_id, error = %e, "ignoring unusable qr key");
                 }
             }
             A::CredentialReissued(c) => {
@@ -196,10 +193,11 @@ impl Directory {
             A::LeaveRequested(r) => {
                 let destination = r.destination.as_ref().map(|d| TravelDestination {
                     name: d.name.clone(),
-                    center: d.center.as_ref().map(Point::from_event).unwrap_or(Point {
-                        lat: 0.0,
-                        lon: 0.0,
-                    }),
+                    center: d
+                        .center
+                        .as_ref()
+                        .map(Point::from_event)
+                        .unwrap_or(Point { lat: 0.0, lon: 0.0 }),
                     radius_m: d.radius_m,
                 });
                 let (Ok(first_day), Ok(last_day)) = (r.first_day.parse(), r.last_day.parse())
@@ -217,8 +215,12 @@ impl Directory {
                 };
                 self.leave.entry(r.worker_id).or_default().push(leave);
             }
-            A::LeaveApproved(d) => self.set_leave_status(&d.worker_id, &d.leave_id, LeaveStatus::Approved),
-            A::LeaveRejected(d) => self.set_leave_status(&d.worker_id, &d.leave_id, LeaveStatus::Rejected),
+            A::LeaveApproved(d) => {
+                self.set_leave_status(&d.worker_id, &d.leave_id, LeaveStatus::Approved)
+            }
+            A::LeaveRejected(d) => {
+                self.set_leave_status(&d.worker_id, &d.leave_id, LeaveStatus::Rejected)
+            }
             _ => {}
         }
     }
@@ -240,7 +242,10 @@ impl Registry for Directory {
     }
 
     fn credential_version(&self, worker_id: &str) -> u32 {
-        self.credential_versions.get(worker_id).copied().unwrap_or(1)
+        self.credential_versions
+            .get(worker_id)
+            .copied()
+            .unwrap_or(1)
     }
 
     fn verify_static(&self, code: &StaticCode) -> Result<Credential, CodeError> {

@@ -127,11 +127,29 @@ impl Projection for AttendanceReadModel {
                 leave_decided(conn, &d.leave_id, LEAVE_REJECTED, &d.decided_by, &d.note).await
             }
             Event::ScanAccepted(a) => {
-                scan(conn, r, &a.session_id, a.scan.as_ref(), true, 0, &a.worker_id).await
+                scan(
+                    conn,
+                    r,
+                    &a.session_id,
+                    a.scan.as_ref(),
+                    true,
+                    0,
+                    &a.worker_id,
+                )
+                .await
             }
             Event::ScanRejected(x) => {
                 let reason = i16::try_from(x.reason).unwrap_or(0);
-                scan(conn, r, &x.session_id, x.scan.as_ref(), false, reason, &x.worker_id).await
+                scan(
+                    conn,
+                    r,
+                    &x.session_id,
+                    x.scan.as_ref(),
+                    false,
+                    reason,
+                    &x.worker_id,
+                )
+                .await
             }
             _ => Ok(()),
         }
@@ -148,10 +166,7 @@ impl Projection for AttendanceReadModel {
     ) -> Result<(), ProjectionError> {
         let mut rows = PresenceRows::default();
         for r in events {
-            if matches!(
-                r.event_type.as_str(),
-                "CheckedIn" | "CheckedOut"
-            ) {
+            if matches!(r.event_type.as_str(), "CheckedIn" | "CheckedOut") {
                 let event = AttendanceEvent::decode(r.payload.as_ref())
                     .map_err(|e| ProjectionError::Poison(format!("undecodable: {e}")))?
                     .event
@@ -199,7 +214,7 @@ impl PresenceRows {
             .local_date
             .parse()
             .map_err(|_| ProjectionError::Poison(format!("bad local_date {}", p.local_date)))?;
-        let pos = p.position.clone().unwrap_or_default();
+        let pos = p.position.unwrap_or_default();
         self.worker_id.push(p.worker_id.clone());
         self.request_id
             .push(r.request_id.clone().unwrap_or_else(|| r.event_id.clone()));

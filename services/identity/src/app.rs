@@ -10,8 +10,8 @@ use pantau_platform::shutdown::Shutdown;
 use pantau_projection::{Runner, RunnerOptions};
 use pantau_proto::events::v1::{self as ev, identity_event::Event};
 use pantau_proto::identity::v1::identity_service_server::IdentityServiceServer;
-use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
 
 use crate::config::Config;

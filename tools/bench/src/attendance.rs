@@ -21,7 +21,9 @@ use chrono::Utc;
 use pantau_attendance::app::Running;
 use pantau_authn::{Claims, Issuer, SigningKeyPair};
 use pantau_eventstore::{AppendMode, EventStore, Expected, NewEvent, StreamSpec, Upcasters};
-use pantau_proto::attendance::v1::{self as api, attendance_service_client::AttendanceServiceClient};
+use pantau_proto::attendance::v1::{
+    self as api, attendance_service_client::AttendanceServiceClient,
+};
 use pantau_proto::events::v1::{self as ev, IdentityEvent, identity_event::Event as I};
 use pantau_qr::Credential;
 use pantau_testkit::{NatsServer, PgServer};
@@ -104,8 +106,10 @@ impl Registry {
             }),
         )
         .await?;
-        let (ceremony_unit, field_unit) =
-            (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
+        let (ceremony_unit, field_unit) = (
+            uuid::Uuid::new_v4().to_string(),
+            uuid::Uuid::new_v4().to_string(),
+        );
         for (unit, name) in [(&ceremony_unit, "Sekretariat"), (&field_unit, "UPT Taman")] {
             publish(
                 &identity,
@@ -160,7 +164,8 @@ impl Registry {
                         joined_on: "2020-01-01".into(),
                         ..Default::default()
                     });
-                    last = last.max(publish(&store, format!("pantau.identity.worker.{id}"), e).await?);
+                    last =
+                        last.max(publish(&store, format!("pantau.identity.worker.{id}"), e).await?);
                 }
                 anyhow::Ok(last)
             });
@@ -198,10 +203,16 @@ pub async fn run(pg: &PgServer, checkins: usize) -> anyhow::Result<Value> {
         "attendance: registering {} workers on the identity stream",
         checkins + CEREMONY_SCANS
     ));
-    let (ceremony_workers, _) = registry.workers(CEREMONY_SCANS, &registry.ceremony_unit).await?;
+    let (ceremony_workers, _) = registry
+        .workers(CEREMONY_SCANS, &registry.ceremony_unit)
+        .await?;
     let (field_workers, last) = registry.workers(checkins, &registry.field_unit).await?;
     ensure!(
-        running.attendance.identity.wait_for(last, Duration::from_secs(300)).await,
+        running
+            .attendance
+            .identity
+            .wait_for(last, Duration::from_secs(300))
+            .await,
         "the attendance directory did not catch up with the registry"
     );
     let channels = connect(&running).await?;
@@ -261,7 +272,8 @@ async fn ceremony(
     }
     let wita = chrono_tz::Asia::Makassar;
     let now = Utc::now();
-    let local = |t: chrono::DateTime<Utc>| t.with_timezone(&wita).format("%Y-%m-%dT%H:%M").to_string();
+    let local =
+        |t: chrono::DateTime<Utc>| t.with_timezone(&wita).format("%Y-%m-%dT%H:%M").to_string();
     let session = client
         .open_session(authed(
             &admin,
@@ -273,7 +285,10 @@ async fn ceremony(
                 time_zone: String::new(),
                 place: "Lapangan".into(),
                 geofence: Some(ev::Geofence {
-                    center: Some(ev::GeoPoint { latitude: SQUARE.0, longitude: SQUARE.1 }),
+                    center: Some(ev::GeoPoint {
+                        latitude: SQUARE.0,
+                        longitude: SQUARE.1,
+                    }),
                     radius_m: 300,
                     polygon: vec![],
                 }),
@@ -302,12 +317,15 @@ async fn ceremony(
         "attendance: {SCANNERS} scanners upload {} scans in batches of {SCANS_PER_UPLOAD}",
         codes.len()
     ));
-    let at = Some(pantau_proto::events::v1::Timestamp { seconds: now.timestamp(), nanos: 0 });
+    let at = Some(pantau_proto::events::v1::Timestamp {
+        seconds: now.timestamp(),
+        nanos: 0,
+    });
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for (s, device) in devices.into_iter().enumerate() {
         let mine: Vec<String> = codes[s * per_scanner..(s + 1) * per_scanner].to_vec();
-        let (mut client, session, at) = (client.clone(), session.clone(), at.clone());
+        let (mut client, session) = (client.clone(), session.clone());
         tasks.spawn(async move {
             let mut accepted = 0usize;
             let mut seq = 0u64;
@@ -319,7 +337,7 @@ async fn ceremony(
                         api::Scan {
                             device_seq: seq,
                             payload: code.clone(),
-                            scanned_at: at.clone(),
+                            scanned_at: at,
                             latitude: SQUARE.0,
                             longitude: SQUARE.1,
                             accuracy_m: 10.0,
@@ -327,7 +345,13 @@ async fn ceremony(
                     })
                     .collect();
                 let r = client
-                    .upload_scans(authed(&device, api::UploadScansRequest { session_id: session.clone(), scans })?)
+                    .upload_scans(authed(
+                        &device,
+                        api::UploadScansRequest {
+                            session_id: session.clone(),
+                            scans,
+                        },
+                    )?)
                     .await
                     .context("UploadScans")?
                     .into_inner();
@@ -341,8 +365,14 @@ async fn ceremony(
         accepted += r??;
     }
     let took = start.elapsed();
-    ensure!(accepted == per_scanner * SCANNERS, "only {accepted} scans were accepted");
-    log(&format!("attendance: {accepted} scans accepted in {:.2} s", took.as_secs_f64()));
+    ensure!(
+        accepted == per_scanner * SCANNERS,
+        "only {accepted} scans were accepted"
+    );
+    log(&format!(
+        "attendance: {accepted} scans accepted in {:.2} s",
+        took.as_secs_f64()
+    ));
     Ok(json!({
         "scanners": SCANNERS,
         "scans": accepted,
@@ -375,7 +405,10 @@ async fn morning(
     channels: &[AttendanceServiceClient<Channel>],
     workers: &[String],
 ) -> anyhow::Result<(Value, Value)> {
-    log(&format!("attendance: issuing {} worker tokens", workers.len()));
+    log(&format!(
+        "attendance: issuing {} worker tokens",
+        workers.len()
+    ));
     let tokens: Arc<Vec<String>> = Arc::new(
         workers
             .iter()
@@ -386,7 +419,13 @@ async fn morning(
         "attendance: {} check-ins from {CLIENTS} clients offering {OFFERED_PER_SEC}/s",
         workers.len()
     ));
-    let paced = drive(channels, tokens.clone(), api::CheckKind::In, Some(OFFERED_PER_SEC)).await?;
+    let paced = drive(
+        channels,
+        tokens.clone(),
+        api::CheckKind::In,
+        Some(OFFERED_PER_SEC),
+    )
+    .await?;
     log(&format!("attendance: paced run: {paced}"));
     log(&format!(
         "attendance: {} check-outs from {CLIENTS} clients as fast as they can",
@@ -408,7 +447,11 @@ async fn drive(
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for c in 0..CLIENTS {
-        let (mut client, tokens, next) = (channels[c % channels.len()].clone(), tokens.clone(), next.clone());
+        let (mut client, tokens, next) = (
+            channels[c % channels.len()].clone(),
+            tokens.clone(),
+            next.clone(),
+        );
         tasks.spawn(async move {
             let mut hist = hdrhistogram::Histogram::<u64>::new(3)?;
             loop {

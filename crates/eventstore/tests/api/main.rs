@@ -315,7 +315,10 @@ async fn an_atomic_append_stores_several_events_of_one_subject_together_or_not_a
     let stale = es
         .append_atomic(batch("b", Expected::Sequence(first.sequence)))
         .await;
-    assert!(matches!(stale, Err(AppendError::Conflict { .. })), "{stale:?}");
+    assert!(
+        matches!(stale, Err(AppendError::Conflict { .. })),
+        "{stale:?}"
+    );
     let loaded = es.load(subject).await?;
     let bodies: Vec<String> = loaded
         .iter()

@@ -132,16 +132,48 @@ mod tests {
     #[test]
     fn reading_a_worker_is_limited_to_those_responsible() {
         let w = worker();
-        assert!(principal(&[Role::Worker], Some("a1"), Some("w1")).may_read(&w).is_ok());
-        assert!(principal(&[Role::Supervisor], Some("a1"), Some("s1")).may_read(&w).is_ok());
-        assert!(principal(&[Role::AgencyAdmin], Some("a1"), None).may_read(&w).is_ok());
+        assert!(
+            principal(&[Role::Worker], Some("a1"), Some("w1"))
+                .may_read(&w)
+                .is_ok()
+        );
+        assert!(
+            principal(&[Role::Supervisor], Some("a1"), Some("s1"))
+                .may_read(&w)
+                .is_ok()
+        );
+        assert!(
+            principal(&[Role::AgencyAdmin], Some("a1"), None)
+                .may_read(&w)
+                .is_ok()
+        );
         assert!(principal(&[Role::Auditor], None, None).may_read(&w).is_ok());
-        assert!(principal(&[Role::ProvinceAdmin], None, None).may_read(&w).is_ok());
-        assert!(principal(&[Role::Worker], Some("a1"), Some("w2")).may_read(&w).is_err());
-        assert!(principal(&[Role::Supervisor], Some("a1"), Some("s2")).may_read(&w).is_err());
-        assert!(principal(&[Role::AgencyAdmin], Some("a2"), None).may_read(&w).is_err());
+        assert!(
+            principal(&[Role::ProvinceAdmin], None, None)
+                .may_read(&w)
+                .is_ok()
+        );
+        assert!(
+            principal(&[Role::Worker], Some("a1"), Some("w2"))
+                .may_read(&w)
+                .is_err()
+        );
+        assert!(
+            principal(&[Role::Supervisor], Some("a1"), Some("s2"))
+                .may_read(&w)
+                .is_err()
+        );
+        assert!(
+            principal(&[Role::AgencyAdmin], Some("a2"), None)
+                .may_read(&w)
+                .is_err()
+        );
         // A worker account linked to the supervisor's worker id is not a
         // supervisor without the role.
-        assert!(principal(&[Role::Worker], Some("a1"), Some("s1")).may_read(&w).is_err());
+        assert!(
+            principal(&[Role::Worker], Some("a1"), Some("s1"))
+                .may_read(&w)
+                .is_err()
+        );
     }
 }

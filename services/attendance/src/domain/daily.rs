@@ -70,7 +70,11 @@ pub fn judge_day(
         first_in: f.first_in.map(format_minute).unwrap_or_default(),
         last_out: f.last_out.map(format_minute).unwrap_or_default(),
         minutes_present,
-        late_minutes: if f.first_in.is_some() { f.late_minutes } else { 0 },
+        late_minutes: if f.first_in.is_some() {
+            f.late_minutes
+        } else {
+            0
+        },
         missing_check_out,
         check_ins_outside: f.outside,
         excused_by: excused.map_or(LeaveKind::Unspecified, |l| l.kind) as i32,
@@ -87,7 +91,10 @@ mod tests {
     }
 
     fn today() -> Today {
-        Today { date: d("2026-11-23"), minute: 10 * 60 }
+        Today {
+            date: d("2026-11-23"),
+            minute: 10 * 60,
+        }
     }
 
     fn sick(first: &str, last: &str, status: LeaveStatus) -> Leave {
@@ -110,22 +117,58 @@ mod tests {
     fn a_past_working_day_without_a_check_in_is_absent_unless_excused() {
         let s = Schedule::default();
         let fri = d("2026-11-20");
-        assert_eq!(status(&judge_day("w1", fri, None, &s, &[], None, today())), DayStatus::Absent);
+        assert_eq!(
+            status(&judge_day("w1", fri, None, &s, &[], None, today())),
+            DayStatus::Absent
+        );
         let approved = [sick("2026-11-19", "2026-11-20", LeaveStatus::Approved)];
         let r = judge_day("w1", fri, None, &s, &approved, None, today());
         assert_eq!(status(&r), DayStatus::Excused);
         assert_eq!(r.excused_by, LeaveKind::Sick as i32);
         let pending = [sick("2026-11-19", "2026-11-20", LeaveStatus::Requested)];
-        assert_eq!(status(&judge_day("w1", fri, None, &s, &pending, None, today())), DayStatus::Absent);
+        assert_eq!(
+            status(&judge_day("w1", fri, None, &s, &pending, None, today())),
+            DayStatus::Absent
+        );
     }
 
     #[test]
     fn weekends_today_and_days_before_joining_are_not_absences() {
         let s = Schedule::default();
-        assert_eq!(status(&judge_day("w1", d("2026-11-22"), None, &s, &[], None, today())), DayStatus::NonWorking);
-        assert_eq!(status(&judge_day("w1", d("2026-11-23"), None, &s, &[], None, today())), DayStatus::Pending);
         assert_eq!(
-            status(&judge_day("w1", d("2026-11-20"), None, &s, &[], Some(d("2026-11-21")), today())),
+            status(&judge_day(
+                "w1",
+                d("2026-11-22"),
+                None,
+                &s,
+                &[],
+                None,
+                today()
+            )),
+            DayStatus::NonWorking
+        );
+        assert_eq!(
+            status(&judge_day(
+                "w1",
+                d("2026-11-23"),
+                None,
+                &s,
+                &[],
+                None,
+                today()
+            )),
+            DayStatus::Pending
+        );
+        assert_eq!(
+            status(&judge_day(
+                "w1",
+                d("2026-11-20"),
+                None,
+                &s,
+                &[],
+                Some(d("2026-11-21")),
+                today()
+            )),
             DayStatus::NotEmployed
         );
     }
@@ -133,16 +176,34 @@ mod tests {
     #[test]
     fn presence_counts_minutes_lateness_and_a_missing_check_out() {
         let s = Schedule::default();
-        let facts = DayFacts { first_in: Some(7 * 60 + 45), last_in: Some(7 * 60 + 45), last_out: Some(16 * 60 + 5), late_minutes: 15, outside: 1 };
+        let facts = DayFacts {
+            first_in: Some(7 * 60 + 45),
+            last_in: Some(7 * 60 + 45),
+            last_out: Some(16 * 60 + 5),
+            late_minutes: 15,
+            outside: 1,
+        };
         let r = judge_day("w1", d("2026-11-20"), Some(facts), &s, &[], None, today());
         assert_eq!(status(&r), DayStatus::Present);
-        assert_eq!((r.first_in.as_str(), r.last_out.as_str()), ("07:45", "16:05"));
+        assert_eq!(
+            (r.first_in.as_str(), r.last_out.as_str()),
+            ("07:45", "16:05")
+        );
         assert_eq!(r.minutes_present, 8 * 60 + 20);
         assert_eq!(r.late_minutes, 15);
         assert!(!r.missing_check_out);
-        let no_out = DayFacts { last_out: None, ..facts };
-        assert!(judge_day("w1", d("2026-11-20"), Some(no_out), &s, &[], None, today()).missing_check_out);
+        let no_out = DayFacts {
+            last_out: None,
+            ..facts
+        };
+        assert!(
+            judge_day("w1", d("2026-11-20"), Some(no_out), &s, &[], None, today())
+                .missing_check_out
+        );
         // Today before the end of the working day it is not missing yet.
-        assert!(!judge_day("w1", d("2026-11-23"), Some(no_out), &s, &[], None, today()).missing_check_out);
+        assert!(
+            !judge_day("w1", d("2026-11-23"), Some(no_out), &s, &[], None, today())
+                .missing_check_out
+        );
     }
 }

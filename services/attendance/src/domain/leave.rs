@@ -188,8 +188,14 @@ mod tests {
         let e = request("l1", &worker(), &req(ev::LeaveKind::OfficialTravel)).unwrap_err();
         assert_eq!(e.field(), Some("destination"));
         assert!(request("l1", &worker(), &req(ev::LeaveKind::Annual)).is_ok());
-        let backwards = RequestLeaveRequest { last_day: "2026-11-01".into(), ..req(ev::LeaveKind::Annual) };
-        assert_eq!(request("l1", &worker(), &backwards).unwrap_err().field(), Some("last_day"));
+        let backwards = RequestLeaveRequest {
+            last_day: "2026-11-01".into(),
+            ..req(ev::LeaveKind::Annual)
+        };
+        assert_eq!(
+            request("l1", &worker(), &backwards).unwrap_err().field(),
+            Some("last_day")
+        );
     }
 
     #[test]

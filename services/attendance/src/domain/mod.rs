@@ -20,7 +20,10 @@ pub use error::DomainError;
 /// verbatim in a `Nats-Msg-Id` header.
 pub fn parse_request_id(s: &str) -> Result<&str, DomainError> {
     if s.is_empty() || s.len() > 128 {
-        return Err(DomainError::invalid("request_id", "must be 1-128 characters"));
+        return Err(DomainError::invalid(
+            "request_id",
+            "must be 1-128 characters",
+        ));
     }
     if !s
         .chars()

@@ -52,12 +52,20 @@ impl CheckInput {
         let kind = match CheckKind::try_from(kind) {
             Ok(CheckKind::In) => Kind::In,
             Ok(CheckKind::Out) => Kind::Out,
-            _ => return Err(DomainError::invalid("kind", "must be CHECK_KIND_IN or CHECK_KIND_OUT")),
+            _ => {
+                return Err(DomainError::invalid(
+                    "kind",
+                    "must be CHECK_KIND_IN or CHECK_KIND_OUT",
+                ));
+            }
         };
         let position = Point::parse(latitude, longitude, "")?;
         let accuracy_m = parse_accuracy(accuracy_m, limits.max_accuracy_m, "accuracy_m")?;
         if device_id.is_empty() || device_id.len() > 128 {
-            return Err(DomainError::invalid("device_id", "must be 1-128 characters"));
+            return Err(DomainError::invalid(
+                "device_id",
+                "must be 1-128 characters",
+            ));
         }
         if !photo_sha256.is_empty()
             && (photo_sha256.len() != 64 || !photo_sha256.chars().all(|c| c.is_ascii_hexdigit()))
@@ -125,7 +133,13 @@ pub fn decide(
         None => worker
             .sites
             .iter()
-            .map(|s| (s.id.clone(), s.center.distance_m(input.position), s.radius_m))
+            .map(|s| {
+                (
+                    s.id.clone(),
+                    s.center.distance_m(input.position),
+                    s.radius_m,
+                )
+            })
             .min_by(|a, b| {
                 (a.1 - f64::from(a.2))
                     .partial_cmp(&(b.1 - f64::from(b.2)))
@@ -191,7 +205,10 @@ mod tests {
     }
 
     fn park() -> Point {
-        Point { lat: -0.4950, lon: 117.1500 }
+        Point {
+            lat: -0.4950,
+            lon: 117.1500,
+        }
     }
 
     fn worker() -> Worker {
@@ -204,8 +221,21 @@ mod tests {
             supervisor_id: String::new(),
             photo_ref: String::new(),
             sites: vec![
-                Site { id: "far".into(), name: "Far".into(), center: Point { lat: -0.6, lon: 117.3 }, radius_m: 100 },
-                Site { id: "park".into(), name: "Taman".into(), center: park(), radius_m: 150 },
+                Site {
+                    id: "far".into(),
+                    name: "Far".into(),
+                    center: Point {
+                        lat: -0.6,
+                        lon: 117.3,
+                    },
+                    radius_m: 100,
+                },
+                Site {
+                    id: "park".into(),
+                    name: "Taman".into(),
+                    center: park(),
+                    radius_m: 150,
+                },
             ],
             active: true,
             joined_on: None,
@@ -225,7 +255,15 @@ mod tests {
 
     #[test]
     fn a_check_in_at_a_site_is_inside_and_stamped_with_the_local_day_and_lateness() {
-        let p = decide(&worker(), &agency(), &Schedule::default(), &[], &input(park()), now()).unwrap();
+        let p = decide(
+            &worker(),
+            &agency(),
+            &Schedule::default(),
+            &[],
+            &input(park()),
+            now(),
+        )
+        .unwrap();
         assert!(p.inside);
         assert_eq!(p.site_id, "park");
         assert_eq!(p.local_date, "2026-11-23");
@@ -236,8 +274,19 @@ mod tests {
 
     #[test]
     fn a_check_in_away_from_every_site_is_recorded_as_outside() {
-        let elsewhere = Point { lat: -0.45, lon: 117.15 };
-        let p = decide(&worker(), &agency(), &Schedule::default(), &[], &input(elsewhere), now()).unwrap();
+        let elsewhere = Point {
+            lat: -0.45,
+            lon: 117.15,
+        };
+        let p = decide(
+            &worker(),
+            &agency(),
+            &Schedule::default(),
+            &[],
+            &input(elsewhere),
+            now(),
+        )
+        .unwrap();
         assert!(!p.inside);
         assert_eq!(p.site_id, "park");
         assert!(p.distance_m > 4_000, "{}", p.distance_m);
@@ -245,7 +294,10 @@ mod tests {
 
     #[test]
     fn during_approved_travel_the_destination_is_the_yardstick() {
-        let samarinda = Point { lat: -0.5022, lon: 117.1536 };
+        let samarinda = Point {
+            lat: -0.5022,
+            lon: 117.1536,
+        };
         let travel = Leave {
             id: "l1".into(),
             worker_id: "w1".into(),
@@ -253,38 +305,87 @@ mod tests {
             first_day: "2026-11-22".parse().unwrap(),
             last_day: "2026-11-24".parse().unwrap(),
             status: LeaveStatus::Approved,
-            destination: Some(TravelDestination { name: "Samarinda".into(), center: samarinda, radius_m: 500 }),
+            destination: Some(TravelDestination {
+                name: "Samarinda".into(),
+                center: samarinda,
+                radius_m: 500,
+            }),
         };
-        let p = decide(&worker(), &agency(), &Schedule::default(), &[travel.clone()], &input(samarinda), now()).unwrap();
+        let p = decide(
+            &worker(),
+            &agency(),
+            &Schedule::default(),
+            std::slice::from_ref(&travel),
+            &input(samarinda),
+            now(),
+        )
+        .unwrap();
         assert!(p.inside);
         assert_eq!(p.site_id, "travel:l1");
         assert_eq!(p.judged_against, ev::PositionSource::Travel as i32);
         assert_eq!(p.late_minutes, 0);
         // Merely requested travel changes nothing.
-        let pending = Leave { status: LeaveStatus::Requested, ..travel };
-        let p = decide(&worker(), &agency(), &Schedule::default(), &[pending], &input(samarinda), now()).unwrap();
+        let pending = Leave {
+            status: LeaveStatus::Requested,
+            ..travel
+        };
+        let p = decide(
+            &worker(),
+            &agency(),
+            &Schedule::default(),
+            &[pending],
+            &input(samarinda),
+            now(),
+        )
+        .unwrap();
         assert_eq!(p.judged_against, ev::PositionSource::WorkSite as i32);
     }
 
     #[test]
     fn an_inactive_worker_cannot_check_in() {
-        let w = Worker { active: false, ..worker() };
-        let err = decide(&w, &agency(), &Schedule::default(), &[], &input(park()), now()).unwrap_err();
+        let w = Worker {
+            active: false,
+            ..worker()
+        };
+        let err = decide(
+            &w,
+            &agency(),
+            &Schedule::default(),
+            &[],
+            &input(park()),
+            now(),
+        )
+        .unwrap_err();
         assert!(matches!(err, DomainError::FailedPrecondition(_)));
     }
 
     #[test]
     fn requests_are_parsed_field_by_field() {
-        let limits = Limits { max_accuracy_m: 100.0, max_clock_skew_secs: 300 };
+        let limits = Limits {
+            max_accuracy_m: 100.0,
+            max_clock_skew_secs: 300,
+        };
         let ts = timestamp(now());
         let parse = |kind, lat, acc, ts: &ev::Timestamp| {
             CheckInput::parse(kind, lat, 117.15, acc, "phone", "", Some(ts), now(), limits)
         };
         assert!(parse(1, -0.49, 10.0, &ts).is_ok());
-        assert_eq!(parse(0, -0.49, 10.0, &ts).unwrap_err().field(), Some("kind"));
-        assert_eq!(parse(1, 48.85, 10.0, &ts).unwrap_err().field(), Some("latitude"));
-        assert_eq!(parse(1, -0.49, 500.0, &ts).unwrap_err().field(), Some("accuracy_m"));
+        assert_eq!(
+            parse(0, -0.49, 10.0, &ts).unwrap_err().field(),
+            Some("kind")
+        );
+        assert_eq!(
+            parse(1, 48.85, 10.0, &ts).unwrap_err().field(),
+            Some("latitude")
+        );
+        assert_eq!(
+            parse(1, -0.49, 500.0, &ts).unwrap_err().field(),
+            Some("accuracy_m")
+        );
         let stale = timestamp(now() - chrono::Duration::hours(2));
-        assert_eq!(parse(1, -0.49, 10.0, &stale).unwrap_err().field(), Some("claimed_at"));
+        assert_eq!(
+            parse(1, -0.49, 10.0, &stale).unwrap_err().field(),
+            Some("claimed_at")
+        );
     }
 }

@@ -201,7 +201,11 @@ pub fn identify<'r, R: Registry>(
             Err(e) => {
                 return Err(Refusal {
                     keep_payload: true,
-                    ..refuse(R::BadSignature, code.credential.worker_id.to_string(), e.to_string())
+                    ..refuse(
+                        R::BadSignature,
+                        code.credential.worker_id.to_string(),
+                        e.to_string(),
+                    )
                 });
             }
         },
@@ -210,7 +214,11 @@ pub fn identify<'r, R: Registry>(
             if let Err(e) = code.verify(&secret, 0, u64::MAX) {
                 return Err(Refusal {
                     keep_payload: true,
-                    ..refuse(R::BadSignature, code.credential.worker_id.to_string(), e.to_string())
+                    ..refuse(
+                        R::BadSignature,
+                        code.credential.worker_id.to_string(),
+                        e.to_string(),
+                    )
                 });
             }
             (code.credential, Some((code, secret)))
@@ -218,7 +226,11 @@ pub fn identify<'r, R: Registry>(
     };
     let worker_id = credential.worker_id.to_string();
     let Some(worker) = reg.worker(&worker_id) else {
-        return Err(refuse(R::UnknownWorker, worker_id, "no such worker in the registry".into()));
+        return Err(refuse(
+            R::UnknownWorker,
+            worker_id,
+            "no such worker in the registry".into(),
+        ));
     };
     let current = reg.credential_version(&worker_id);
     if credential.version < current {
@@ -242,7 +254,11 @@ pub fn identify<'r, R: Registry>(
         None => ev::CodeKind::Static,
     };
     if !worker.active {
-        return Err(refuse(R::WorkerInactive, worker_id, "the worker is no longer active".into()));
+        return Err(refuse(
+            R::WorkerInactive,
+            worker_id,
+            "the worker is no longer active".into(),
+        ));
     }
     Ok((worker, credential, kind))
 }

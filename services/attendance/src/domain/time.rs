@@ -67,7 +67,10 @@ pub fn format_minute(minute: u32) -> String {
 /// exist or is ambiguous (DST; not in Indonesia) is refused.
 pub fn parse_local_datetime(s: &str, tz: Tz, field: &str) -> Result<DateTime<Utc>, DomainError> {
     let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").map_err(|_| {
-        DomainError::invalid(field, format!("{s:?} is not a local time (YYYY-MM-DDTHH:MM)"))
+        DomainError::invalid(
+            field,
+            format!("{s:?} is not a local time (YYYY-MM-DDTHH:MM)"),
+        )
     })?;
     tz.from_local_datetime(&naive)
         .single()
@@ -121,10 +124,7 @@ impl Schedule {
             return Err(DomainError::invalid("ends", "must be after starts"));
         }
         if grace_minutes > 240 {
-            return Err(DomainError::invalid(
-                "grace_minutes",
-                "must be at most 240",
-            ));
+            return Err(DomainError::invalid("grace_minutes", "must be at most 240"));
         }
         let mut days = work_days.to_vec();
         days.sort_unstable();
@@ -205,22 +205,39 @@ mod tests {
     #[test]
     fn schedules_name_the_bad_field() {
         let field = |r: Result<Schedule, DomainError>| r.unwrap_err().field().map(str::to_owned);
-        assert_eq!(field(Schedule::parse("7.30", "16:00", 0, &[1])).as_deref(), Some("starts"));
-        assert_eq!(field(Schedule::parse("16:00", "07:30", 0, &[1])).as_deref(), Some("ends"));
-        assert_eq!(field(Schedule::parse("07:30", "16:00", 0, &[0])).as_deref(), Some("work_days"));
-        assert_eq!(field(Schedule::parse("07:30", "16:00", 999, &[1])).as_deref(), Some("grace_minutes"));
+        assert_eq!(
+            field(Schedule::parse("7.30", "16:00", 0, &[1])).as_deref(),
+            Some("starts")
+        );
+        assert_eq!(
+            field(Schedule::parse("16:00", "07:30", 0, &[1])).as_deref(),
+            Some("ends")
+        );
+        assert_eq!(
+            field(Schedule::parse("07:30", "16:00", 0, &[0])).as_deref(),
+            Some("work_days")
+        );
+        assert_eq!(
+            field(Schedule::parse("07:30", "16:00", 999, &[1])).as_deref(),
+            Some("grace_minutes")
+        );
     }
 
     #[test]
     fn months_and_local_times_parse() {
         let (first, last) = parse_month("2028-02", "month").unwrap();
-        assert_eq!((first.to_string(), last.to_string()), ("2028-02-01".into(), "2028-02-29".into()));
+        assert_eq!(
+            (first.to_string(), last.to_string()),
+            ("2028-02-01".into(), "2028-02-29".into())
+        );
         assert!(parse_month("2028-13", "month").is_err());
         let wita: Tz = "Asia/Makassar".parse().unwrap();
         let t = parse_local_datetime("2026-08-17T07:00", wita, "starts_at").unwrap();
         assert_eq!(t, utc("2026-08-16T23:00:00Z"));
         assert_eq!(
-            parse_local_datetime("17/08/2026", wita, "starts_at").unwrap_err().field(),
+            parse_local_datetime("17/08/2026", wita, "starts_at")
+                .unwrap_err()
+                .field(),
             Some("starts_at")
         );
     }

@@ -53,7 +53,14 @@ pub async fn check_in(
             .get(&worker.agency_id)
             .ok_or_else(|| not_found("agency", &worker.agency_id))?;
         let schedule = dir.schedule(&worker.agency_id);
-        presence::decide(worker, agency, &schedule, dir.leave_of(worker_id), &input, now)?
+        presence::decide(
+            worker,
+            agency,
+            &schedule,
+            dir.leave_of(worker_id),
+            &input,
+            now,
+        )?
     };
     let event = match input.kind {
         Kind::In => Event::CheckedIn(ev::CheckedIn {

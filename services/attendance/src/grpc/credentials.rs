@@ -54,7 +54,8 @@ pub fn get(
     may_hold(p, &req.worker_id, &agency)?;
     let credential = credential_of(a, id);
     let code = a.signer.sign(credential);
-    let render = |e: pantau_qr::render::RenderError| ServiceError::Internal(format!("qr render: {e}"));
+    let render =
+        |e: pantau_qr::render::RenderError| ServiceError::Internal(format!("qr render: {e}"));
     Ok(api::GetCredentialResponse {
         worker_id: req.worker_id.clone(),
         version: credential.version,
@@ -170,8 +171,11 @@ pub fn export(
         })
         .collect();
     workers.sort_by(|x, y| {
-        (dir.unit_name(&x.agency_id, &x.unit_id), &x.name, &x.id)
-            .cmp(&(dir.unit_name(&y.agency_id, &y.unit_id), &y.name, &y.id))
+        (dir.unit_name(&x.agency_id, &x.unit_id), &x.name, &x.id).cmp(&(
+            dir.unit_name(&y.agency_id, &y.unit_id),
+            &y.name,
+            &y.id,
+        ))
     });
     let total = u32::try_from(workers.len()).unwrap_or(u32::MAX);
     let mut rows = Vec::with_capacity(workers.len());

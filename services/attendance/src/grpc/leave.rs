@@ -78,7 +78,10 @@ pub async fn decide(
     let subject = leave_subject(&req.leave_id);
     let done = execute(&a.store, &subject, leave::evolve, &ctx, |s: &LeaveState| {
         let Some(r) = &s.request else {
-            return Err(DomainError::NotFound(format!("leave request {}", req.leave_id)));
+            return Err(DomainError::NotFound(format!(
+                "leave request {}",
+                req.leave_id
+            )));
         };
         let dir = a.dir();
         let worker = dir
@@ -90,7 +93,13 @@ pub async fn decide(
                 "only the worker's supervisor or their agency's admins decide leave".into(),
             ));
         }
-        leave::decide(s, req.approve, &p.subject, p.worker_id.as_deref(), req.note.trim())
+        leave::decide(
+            s,
+            req.approve,
+            &p.subject,
+            p.worker_id.as_deref(),
+            req.note.trim(),
+        )
     })
     .await?;
     a.settle_directory(done.last_sequence).await;
@@ -104,9 +113,9 @@ pub async fn list(
     req: &api::ListLeaveRequest,
 ) -> Result<api::ListLeaveResponse, ServiceError> {
     let worker_id = if req.worker_id.is_empty() {
-        p.worker_id
-            .clone()
-            .ok_or_else(|| DomainError::invalid("worker_id", "is required for non-worker accounts"))?
+        p.worker_id.clone().ok_or_else(|| {
+            DomainError::invalid("worker_id", "is required for non-worker accounts")
+        })?
     } else {
         req.worker_id.clone()
     };
@@ -141,4 +150,3 @@ pub async fn list(
         .collect();
     Ok(api::ListLeaveResponse { leave })
 }
-

@@ -180,7 +180,10 @@ impl std::ops::Deref for Api {
 
 #[tonic::async_trait]
 impl AttendanceService for Api {
-    async fn get_qr_keys(&self, _req: Request<api::GetQrKeysRequest>) -> Rpc<api::GetQrKeysResponse> {
+    async fn get_qr_keys(
+        &self,
+        _req: Request<api::GetQrKeysRequest>,
+    ) -> Rpc<api::GetQrKeysResponse> {
         ok(Ok(credentials::qr_keys(self)))
     }
 
@@ -225,10 +228,15 @@ impl AttendanceService for Api {
     ) -> Rpc<Self::ExportCredentialsStream> {
         let p = self.principal(&req).await.map_err(Status::from)?;
         let rows = credentials::export(self, &p, req.get_ref()).map_err(Status::from)?;
-        Ok(Response::new(Box::pin(futures::stream::iter(rows.into_iter().map(Ok)))))
+        Ok(Response::new(Box::pin(futures::stream::iter(
+            rows.into_iter().map(Ok),
+        ))))
     }
 
-    async fn verify_code(&self, req: Request<api::VerifyCodeRequest>) -> Rpc<api::VerifyCodeResponse> {
+    async fn verify_code(
+        &self,
+        req: Request<api::VerifyCodeRequest>,
+    ) -> Rpc<api::VerifyCodeResponse> {
         let r = async {
             let p = self.principal(&req).await?;
             credentials::verify(self, &p, req.get_ref())

@@ -13,7 +13,10 @@ use crate::domain::{DomainError, Principal, Role};
 use crate::error::ServiceError;
 
 fn facts(r: &sqlx::postgres::PgRow) -> DayFacts {
-    let minute = |c: &str| r.get::<Option<i32>, _>(c).and_then(|m| u32::try_from(m).ok());
+    let minute = |c: &str| {
+        r.get::<Option<i32>, _>(c)
+            .and_then(|m| u32::try_from(m).ok())
+    };
     DayFacts {
         first_in: minute("first_in"),
         last_in: minute("last_in"),
@@ -49,7 +52,12 @@ pub async fn worker_month(
             .get(&w.agency_id)
             .map(|ag| ag.tz)
             .unwrap_or(chrono_tz::Asia::Jakarta);
-        (w.clone(), tz, dir.schedule(&w.agency_id), dir.leave_of(&w.id).to_vec())
+        (
+            w.clone(),
+            tz,
+            dir.schedule(&w.agency_id),
+            dir.leave_of(&w.id).to_vec(),
+        )
     };
     a.settle_read_to_now().await;
     let rows = sqlx::query(
@@ -139,9 +147,7 @@ pub async fn agency_day(
     let mut workers: Vec<_> = dir
         .workers
         .values()
-        .filter(|w| {
-            (w.agency_id == req.agency_id && w.active) || by_worker.contains_key(&w.id)
-        })
+        .filter(|w| (w.agency_id == req.agency_id && w.active) || by_worker.contains_key(&w.id))
         .collect();
     workers.sort_by(|x, y| (&x.name, &x.id).cmp(&(&y.name, &y.id)));
     let days: Vec<api::DayRecord> = workers
@@ -187,7 +193,9 @@ pub async fn positions(
             .as_ref()
             .and_then(|id| dir.workers.get(id))
             .ok_or_else(|| {
-                DomainError::PermissionDenied("a supervisor account must be linked to a worker".into())
+                DomainError::PermissionDenied(
+                    "a supervisor account must be linked to a worker".into(),
+                )
             })?;
         if (!req.agency_id.is_empty() && req.agency_id != me.agency_id)
             || (!req.unit_id.is_empty() && req.unit_id != me.unit_id)

@@ -21,8 +21,7 @@ use crate::error::ServiceError;
 pub const DEVICE_TOKEN_PREFIX: &str = "pantau-device.";
 
 fn device_secret(master: &[u8], scanner_id: &str) -> Vec<u8> {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(master).expect("HMAC takes keys of any length");
+    let mut mac = Hmac::<Sha256>::new_from_slice(master).expect("HMAC takes keys of any length");
     mac.update(b"pantau-scanner-v1");
     mac.update(scanner_id.as_bytes());
     mac.finalize().into_bytes().to_vec()

@@ -132,9 +132,11 @@ pub async fn open(
                     .into());
                 }
                 None => {
-                    return Err(
-                        DomainError::invalid(format!("scanner_ids[{i}]"), "no such scanner").into(),
-                    );
+                    return Err(DomainError::invalid(
+                        format!("scanner_ids[{i}]"),
+                        "no such scanner",
+                    )
+                    .into());
                 }
             }
         }
@@ -190,7 +192,10 @@ pub async fn open(
 }
 
 /// Validates an upload; scans come back sorted by device sequence.
-fn parse_scans(scanner: &Scanner, req: &api::UploadScansRequest) -> Result<Vec<ScanInput>, DomainError> {
+fn parse_scans(
+    scanner: &Scanner,
+    req: &api::UploadScansRequest,
+) -> Result<Vec<ScanInput>, DomainError> {
     if req.scans.is_empty() || req.scans.len() > MAX_SCANS_PER_UPLOAD {
         return Err(DomainError::invalid(
             "scans",
@@ -282,7 +287,17 @@ pub async fn upload(
             let batch = new_events
                 .iter()
                 .enumerate()
-                .map(|(i, e)| scan_event(&subject, e, if i == 0 { Expected::Sequence(c.last_sequence) } else { Expected::Any }))
+                .map(|(i, e)| {
+                    scan_event(
+                        &subject,
+                        e,
+                        if i == 0 {
+                            Expected::Sequence(c.last_sequence)
+                        } else {
+                            Expected::Any
+                        },
+                    )
+                })
                 .collect();
             match a.store.append_atomic(batch).await {
                 Ok(stored) => {
@@ -370,7 +385,8 @@ fn may_watch(p: &Principal, s: &session::Session) -> Result<(), DomainError> {
         Ok(())
     } else {
         Err(DomainError::PermissionDenied(
-            "only admins of an invited agency, province admins and auditors see this session".into(),
+            "only admins of an invited agency, province admins and auditors see this session"
+                .into(),
         ))
     }
 }
@@ -412,7 +428,11 @@ fn tally(dir: &Directory, s: &session::Session, state: &SessionState) -> api::Se
     }
 }
 
-pub async fn view(a: &Attendance, p: &Principal, session_id: &str) -> Result<api::SessionView, ServiceError> {
+pub async fn view(
+    a: &Attendance,
+    p: &Principal,
+    session_id: &str,
+) -> Result<api::SessionView, ServiceError> {
     parse_id(session_id, "session_id")?;
     let cached = a.sessions.get(session_id);
     let mut c = cached.lock().await;

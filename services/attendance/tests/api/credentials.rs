@@ -11,7 +11,10 @@ use crate::helpers::*;
 async fn verify(app: &mut App, code: &str) -> anyhow::Result<api::VerifyCodeResponse> {
     Ok(app
         .client
-        .verify_code(authed(&app.admin, api::VerifyCodeRequest { code: code.into() }))
+        .verify_code(authed(
+            &app.admin,
+            api::VerifyCodeRequest { code: code.into() },
+        ))
         .await?
         .into_inner())
 }
@@ -143,7 +146,12 @@ async fn credentials_are_for_the_worker_and_their_agency_admins_only() -> anyhow
         worker_id: w.to_owned(),
     };
     let own = app.token(&["worker"], Some(&agency), Some(&worker));
-    assert!(app.client.get_credential(authed(&own, get(&worker))).await.is_ok());
+    assert!(
+        app.client
+            .get_credential(authed(&own, get(&worker)))
+            .await
+            .is_ok()
+    );
     let denied = app
         .client
         .get_credential(authed(&own, get(&colleague)))

@@ -14,7 +14,9 @@ use pantau_authn::{Claims, Issuer, SigningKeyPair};
 use pantau_eventstore::{
     AppendMode, EventStore, Expected, NewEvent, RecordedEvent, StreamSpec, Upcasters,
 };
-use pantau_proto::attendance::v1::{self as api, attendance_service_client::AttendanceServiceClient};
+use pantau_proto::attendance::v1::{
+    self as api, attendance_service_client::AttendanceServiceClient,
+};
 use pantau_proto::events::v1::{
     self as ev, AttendanceEvent, IdentityEvent, attendance_event, identity_event::Event as I,
 };

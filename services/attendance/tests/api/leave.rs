@@ -29,7 +29,9 @@ async fn approved_leave_is_excused_and_travel_is_judged_at_the_destination() -> 
     let mut app = spawn_app().await?;
     let (agency, unit) = app.agency("DLH", "Asia/Makassar").await?;
     let boss = app.worker("Pak Kepala", &agency, &unit, vec![]).await?;
-    let worker = app.worker("Siti", &agency, &unit, vec![site("taman", SQUARE, 150)]).await?;
+    let worker = app
+        .worker("Siti", &agency, &unit, vec![site("taman", SQUARE, 150)])
+        .await?;
     app.supervise(&worker, &boss).await?;
     let phone = app.token(&["worker"], Some(&agency), Some(&worker));
     let supervisor = app.token(&["supervisor", "worker"], Some(&agency), Some(&boss));
@@ -38,7 +40,10 @@ async fn approved_leave_is_excused_and_travel_is_judged_at_the_destination() -> 
 
     let annual = app
         .client
-        .request_leave(authed(&phone, leave(LeaveKind::Annual, "2026-11-16", "2026-11-17")))
+        .request_leave(authed(
+            &phone,
+            leave(LeaveKind::Annual, "2026-11-16", "2026-11-17"),
+        ))
         .await?
         .into_inner()
         .leave_id;
@@ -48,24 +53,60 @@ async fn approved_leave_is_excused_and_travel_is_judged_at_the_destination() -> 
         approve,
         note: String::new(),
     };
-    let e = app.client.decide_leave(authed(&phone, decide(&annual, true))).await.unwrap_err();
-    assert_eq!(e.code(), Status::PermissionDenied, "nobody approves their own leave");
-    let e = app.client.decide_leave(authed(&stranger, decide(&annual, true))).await.unwrap_err();
-    assert_eq!(e.code(), Status::PermissionDenied, "only the worker's own supervisor");
-    app.client.decide_leave(authed(&supervisor, decide(&annual, true))).await?;
-    let e = app.client.decide_leave(authed(&supervisor, decide(&annual, false))).await.unwrap_err();
+    let e = app
+        .client
+        .decide_leave(authed(&phone, decide(&annual, true)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.code(),
+        Status::PermissionDenied,
+        "nobody approves their own leave"
+    );
+    let e = app
+        .client
+        .decide_leave(authed(&stranger, decide(&annual, true)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.code(),
+        Status::PermissionDenied,
+        "only the worker's own supervisor"
+    );
+    app.client
+        .decide_leave(authed(&supervisor, decide(&annual, true)))
+        .await?;
+    let e = app
+        .client
+        .decide_leave(authed(&supervisor, decide(&annual, false)))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Status::FailedPrecondition, "decided once");
 
     let mut sick = leave(LeaveKind::Sick, "2026-11-18", "2026-11-18");
-    let e = app.client.request_leave(authed(&phone, sick.clone())).await.unwrap_err();
+    let e = app
+        .client
+        .request_leave(authed(&phone, sick.clone()))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Status::InvalidArgument);
     assert!(e.message().contains("document_ref"));
     sick.document_ref = "SKD/RSUD/2026/1187".into();
-    let sick_id = app.client.request_leave(authed(&phone, sick)).await?.into_inner().leave_id;
-    app.client.decide_leave(authed(&supervisor, decide(&sick_id, false))).await?;
+    let sick_id = app
+        .client
+        .request_leave(authed(&phone, sick))
+        .await?
+        .into_inner()
+        .leave_id;
+    app.client
+        .decide_leave(authed(&supervisor, decide(&sick_id, false)))
+        .await?;
     let overlap = app
         .client
-        .request_leave(authed(&phone, leave(LeaveKind::Annual, "2026-11-17", "2026-11-19")))
+        .request_leave(authed(
+            &phone,
+            leave(LeaveKind::Annual, "2026-11-17", "2026-11-19"),
+        ))
         .await
         .unwrap_err();
     assert_eq!(overlap.code(), Status::FailedPrecondition);
@@ -75,11 +116,21 @@ async fn approved_leave_is_excused_and_travel_is_judged_at_the_destination() -> 
     let mut travel = leave(LeaveKind::OfficialTravel, "2026-11-23", "2026-11-24");
     travel.destination = Some(ev::TravelDestination {
         name: "Balikpapan".into(),
-        center: Some(ev::GeoPoint { latitude: balikpapan.0, longitude: balikpapan.1 }),
+        center: Some(ev::GeoPoint {
+            latitude: balikpapan.0,
+            longitude: balikpapan.1,
+        }),
         radius_m: 1_000,
     });
-    let trip = app.client.request_leave(authed(&phone, travel)).await?.into_inner().leave_id;
-    app.client.decide_leave(authed(&supervisor, decide(&trip, true))).await?;
+    let trip = app
+        .client
+        .request_leave(authed(&phone, travel))
+        .await?
+        .into_inner()
+        .leave_id;
+    app.client
+        .decide_leave(authed(&supervisor, decide(&trip, true)))
+        .await?;
 
     let morning = at("2026-11-23T00:05:00Z");
     app.set_clock(morning);
@@ -100,7 +151,10 @@ async fn approved_leave_is_excused_and_travel_is_judged_at_the_destination() -> 
         ))
         .await?
         .into_inner();
-    assert!(r.inside, "at the travel destination, far from the usual park");
+    assert!(
+        r.inside,
+        "at the travel destination, far from the usual park"
+    );
     assert_eq!(r.judged_against(), PositionSource::Travel);
     assert_eq!(r.late_minutes, 0);
 
@@ -109,14 +163,28 @@ async fn approved_leave_is_excused_and_travel_is_judged_at_the_destination() -> 
         .client
         .get_worker_month(authed(
             &supervisor,
-            api::GetWorkerMonthRequest { worker_id: worker.clone(), month: "2026-11".into() },
+            api::GetWorkerMonthRequest {
+                worker_id: worker.clone(),
+                month: "2026-11".into(),
+            },
         ))
         .await?
         .into_inner();
-    let day = |d: &str| month.days.iter().find(|x| x.date == d).cloned().unwrap_or_default();
+    let day = |d: &str| {
+        month
+            .days
+            .iter()
+            .find(|x| x.date == d)
+            .cloned()
+            .unwrap_or_default()
+    };
     assert_eq!(day("2026-11-16").status(), DayStatus::Excused);
     assert_eq!(day("2026-11-16").excused_by(), LeaveKind::Annual);
-    assert_eq!(day("2026-11-18").status(), DayStatus::Absent, "rejected sick leave excuses nothing");
+    assert_eq!(
+        day("2026-11-18").status(),
+        DayStatus::Absent,
+        "rejected sick leave excuses nothing"
+    );
     assert_eq!(day("2026-11-23").status(), DayStatus::Present);
     assert_eq!(day("2026-11-24").status(), DayStatus::Excused);
 

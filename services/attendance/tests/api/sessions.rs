@@ -113,7 +113,9 @@ async fn every_scan_gets_a_verdict_and_every_rejection_reason_is_recorded() -> a
     let far = app.worker("Dewi", &c.agency, &c.unit, vec![]).await?;
     let gone = app.worker("Agus", &c.agency, &c.unit, vec![]).await?;
     let (other_agency, other_unit) = app.agency("DPU", "Asia/Makassar").await?;
-    let outsider = app.worker("Tono", &other_agency, &other_unit, vec![]).await?;
+    let outsider = app
+        .worker("Tono", &other_agency, &other_unit, vec![])
+        .await?;
 
     let present_code = app.code(&present).await?;
     let revoked_code = app.code(&revoked).await?;
@@ -239,12 +241,21 @@ async fn offline_batches_are_judged_in_order_and_a_scan_uploaded_twice_counts_on
     // Scan n reads worker n-1, except scan 8, which reads worker 0 again.
     let scan_no = |seq: u64| {
         let worker = if seq == 8 { 0 } else { seq as usize - 1 };
-        scan(seq, &codes[worker], early + Duration::seconds(seq as i64), SQUARE)
+        scan(
+            seq,
+            &codes[worker],
+            early + Duration::seconds(seq as i64),
+            SQUARE,
+        )
     };
     let mut first: Vec<api::Scan> = (1..=8).map(scan_no).collect();
     first.reverse();
     let r = upload(&mut app, &c.device, &c.session, first).await?;
-    let verdicts: Vec<(u64, bool)> = r.results.iter().map(|x| (x.device_seq, x.accepted)).collect();
+    let verdicts: Vec<(u64, bool)> = r
+        .results
+        .iter()
+        .map(|x| (x.device_seq, x.accepted))
+        .collect();
     assert_eq!(
         verdicts,
         (1..=8).map(|s| (s, s != 8)).collect::<Vec<_>>(),
@@ -259,7 +270,10 @@ async fn offline_batches_are_judged_in_order_and_a_scan_uploaded_twice_counts_on
         if x.device_seq <= 8 {
             assert!(x.duplicate, "scan {} was uploaded before", x.device_seq);
             let before = r.results.iter().find(|y| y.device_seq == x.device_seq);
-            assert_eq!(before.map(|b| (b.accepted, b.reason)), Some((x.accepted, x.reason)));
+            assert_eq!(
+                before.map(|b| (b.accepted, b.reason)),
+                Some((x.accepted, x.reason))
+            );
         } else {
             assert!(!x.duplicate);
             assert!(x.accepted, "scan {} is new: {x:?}", x.device_seq);
@@ -291,8 +305,8 @@ async fn offline_batches_are_judged_in_order_and_a_scan_uploaded_twice_counts_on
 }
 
 #[tokio::test]
-async fn two_scanners_racing_through_two_replicas_check_each_worker_in_once()
--> anyhow::Result<()> {
+async fn two_scanners_racing_through_two_replicas_check_each_worker_in_once() -> anyhow::Result<()>
+{
     let mut app = spawn_app().await?;
     let c = ceremony(&mut app).await?;
     let (second, second_device) = app.scanner(&c.agency).await?;
@@ -315,10 +329,22 @@ async fn two_scanners_racing_through_two_replicas_check_each_worker_in_once()
                     center: None,
                     radius_m: 0,
                     polygon: vec![
-                        ev::GeoPoint { latitude: -0.51, longitude: 117.14 },
-                        ev::GeoPoint { latitude: -0.51, longitude: 117.16 },
-                        ev::GeoPoint { latitude: -0.49, longitude: 117.16 },
-                        ev::GeoPoint { latitude: -0.49, longitude: 117.14 },
+                        ev::GeoPoint {
+                            latitude: -0.51,
+                            longitude: 117.14,
+                        },
+                        ev::GeoPoint {
+                            latitude: -0.51,
+                            longitude: 117.16,
+                        },
+                        ev::GeoPoint {
+                            latitude: -0.49,
+                            longitude: 117.16,
+                        },
+                        ev::GeoPoint {
+                            latitude: -0.49,
+                            longitude: 117.14,
+                        },
                     ],
                 }),
                 invited: vec![ev::Invitation {
@@ -333,7 +359,9 @@ async fn two_scanners_racing_through_two_replicas_check_each_worker_in_once()
         .session_id;
     let mut codes = Vec::new();
     for i in 0..20 {
-        let w = app.worker(&format!("W{i}"), &c.agency, &c.unit, vec![]).await?;
+        let w = app
+            .worker(&format!("W{i}"), &c.agency, &c.unit, vec![])
+            .await?;
         codes.push(app.code(&w).await?);
     }
     let at = now - Duration::minutes(1);
@@ -348,12 +376,28 @@ async fn two_scanners_racing_through_two_replicas_check_each_worker_in_once()
     let (first_device, session_a, session_b) = (c.device.clone(), session.clone(), session.clone());
     let (scans_a, scans_b) = (batch(&codes), batch(&codes));
     let (ra, rb) = tokio::join!(
-        a.upload_scans(authed(&first_device, api::UploadScansRequest { session_id: session_a, scans: scans_a })),
-        b.upload_scans(authed(&second_device, api::UploadScansRequest { session_id: session_b, scans: scans_b })),
+        a.upload_scans(authed(
+            &first_device,
+            api::UploadScansRequest {
+                session_id: session_a,
+                scans: scans_a
+            }
+        )),
+        b.upload_scans(authed(
+            &second_device,
+            api::UploadScansRequest {
+                session_id: session_b,
+                scans: scans_b
+            }
+        )),
     );
     let (ra, rb) = (ra?.into_inner(), rb?.into_inner());
     for (x, y) in ra.results.iter().zip(&rb.results) {
-        assert!(x.accepted ^ y.accepted, "exactly one scanner checks worker {} in", x.device_seq);
+        assert!(
+            x.accepted ^ y.accepted,
+            "exactly one scanner checks worker {} in",
+            x.device_seq
+        );
         let loser = if x.accepted { y } else { x };
         assert_eq!(loser.reason(), RejectionReason::AlreadyCheckedIn);
     }
@@ -362,7 +406,8 @@ async fn two_scanners_racing_through_two_replicas_check_each_worker_in_once()
 }
 
 #[tokio::test]
-async fn only_registered_allowed_scanners_upload_and_bad_scans_write_nothing() -> anyhow::Result<()> {
+async fn only_registered_allowed_scanners_upload_and_bad_scans_write_nothing() -> anyhow::Result<()>
+{
     let mut app = spawn_app().await?;
     let c = ceremony(&mut app).await?;
     let w = app.worker("Siti", &c.agency, &c.unit, vec![]).await?;
@@ -371,33 +416,83 @@ async fn only_registered_allowed_scanners_upload_and_bad_scans_write_nothing() -
     let subject = format!("pantau.attendance.session.{}", c.session);
     let before = app.events(&subject).await?.len();
 
-    let bad = upload(&mut app, &c.device, &c.session, vec![scan(1, &code, at, (48.85, 2.35))])
+    let bad = upload(
+        &mut app,
+        &c.device,
+        &c.session,
+        vec![scan(1, &code, at, (48.85, 2.35))],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(bad.code(), Status::InvalidArgument);
+    assert!(
+        bad.message().contains("scans[0].latitude"),
+        "{}",
+        bad.message()
+    );
+    let empty = upload(&mut app, &c.device, &c.session, vec![])
         .await
         .unwrap_err();
-    assert_eq!(bad.code(), Status::InvalidArgument);
-    assert!(bad.message().contains("scans[0].latitude"), "{}", bad.message());
-    let empty = upload(&mut app, &c.device, &c.session, vec![]).await.unwrap_err();
     assert_eq!(empty.code(), Status::InvalidArgument);
-    let mut clash = vec![scan(1, &code, at, SQUARE), scan(1, "PNT1.other", at, SQUARE)];
+    let mut clash = vec![
+        scan(1, &code, at, SQUARE),
+        scan(1, "PNT1.other", at, SQUARE),
+    ];
     clash[1].accuracy_m = 3.0;
-    let clash = upload(&mut app, &c.device, &c.session, clash).await.unwrap_err();
+    let clash = upload(&mut app, &c.device, &c.session, clash)
+        .await
+        .unwrap_err();
     assert_eq!(clash.code(), Status::InvalidArgument);
-    assert_eq!(app.events(&subject).await?.len(), before, "refused uploads write nothing");
+    assert_eq!(
+        app.events(&subject).await?.len(),
+        before,
+        "refused uploads write nothing"
+    );
 
     let forged = format!("pantau-device.{}.AAAA", c.scanner);
-    let e = upload(&mut app, &forged, &c.session, vec![scan(1, &code, at, SQUARE)]).await.unwrap_err();
+    let e = upload(
+        &mut app,
+        &forged,
+        &c.session,
+        vec![scan(1, &code, at, SQUARE)],
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.code(), Status::Unauthenticated);
     let person = app.admin.clone();
-    let e = upload(&mut app, &person, &c.session, vec![scan(1, &code, at, SQUARE)]).await.unwrap_err();
+    let e = upload(
+        &mut app,
+        &person,
+        &c.session,
+        vec![scan(1, &code, at, SQUARE)],
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.code(), Status::Unauthenticated);
 
     let (_, stranger_device) = app.scanner(&c.agency).await?;
-    let e = upload(&mut app, &stranger_device, &c.session, vec![scan(1, &code, at, SQUARE)])
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), Status::PermissionDenied, "not allowed in this session");
+    let e = upload(
+        &mut app,
+        &stranger_device,
+        &c.session,
+        vec![scan(1, &code, at, SQUARE)],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        e.code(),
+        Status::PermissionDenied,
+        "not allowed in this session"
+    );
     let missing = uuid::Uuid::new_v4().to_string();
-    let e = upload(&mut app, &c.device, &missing, vec![scan(1, &code, at, SQUARE)]).await.unwrap_err();
+    let e = upload(
+        &mut app,
+        &c.device,
+        &missing,
+        vec![scan(1, &code, at, SQUARE)],
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.code(), Status::NotFound);
 
     app.client
@@ -410,7 +505,14 @@ async fn only_registered_allowed_scanners_upload_and_bad_scans_write_nothing() -
             },
         ))
         .await?;
-    let e = upload(&mut app, &c.device, &c.session, vec![scan(1, &code, at, SQUARE)]).await.unwrap_err();
+    let e = upload(
+        &mut app,
+        &c.device,
+        &c.session,
+        vec![scan(1, &code, at, SQUARE)],
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.code(), Status::PermissionDenied);
     assert_eq!(app.events(&subject).await?.len(), before);
 
@@ -429,11 +531,17 @@ async fn only_registered_allowed_scanners_upload_and_bad_scans_write_nothing() -
                 time_zone: String::new(),
                 place: String::new(),
                 geofence: Some(ev::Geofence {
-                    center: Some(ev::GeoPoint { latitude: SQUARE.0, longitude: SQUARE.1 }),
+                    center: Some(ev::GeoPoint {
+                        latitude: SQUARE.0,
+                        longitude: SQUARE.1,
+                    }),
                     radius_m: 100,
                     polygon: vec![],
                 }),
-                invited: vec![ev::Invitation { agency_id: c.agency.clone(), unit_id: String::new() }],
+                invited: vec![ev::Invitation {
+                    agency_id: c.agency.clone(),
+                    unit_id: String::new(),
+                }],
                 scanner_ids: vec![c.scanner.clone()],
             },
         ))
@@ -462,7 +570,13 @@ async fn the_live_view_updates_as_scans_arrive() -> anyhow::Result<()> {
         .into_inner();
     let first = watch.next().await.transpose()?.unwrap_or_default();
     assert_eq!((first.invited, first.present, first.absent), (2, 0, 2));
-    upload(&mut app, &c.device, &c.session, vec![scan(1, &code, Utc::now(), SQUARE)]).await?;
+    upload(
+        &mut app,
+        &c.device,
+        &c.session,
+        vec![scan(1, &code, Utc::now(), SQUARE)],
+    )
+    .await?;
     let next = tokio::time::timeout(std::time::Duration::from_secs(10), watch.next())
         .await?
         .transpose()?
