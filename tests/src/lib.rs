@@ -1,1 +1,2 @@
-//! End-to-end scenarios live in tests/e2e.rs
+//! Cross-service end-to-end scenarios; they live in the `e2e` test binary
+//! (tests/e2e/main.rs).

@@ -92,12 +92,12 @@ impl Projection for AttendanceReadModel {
         SCHEMA
     }
 
+    /// The whole stream, though only check-ins, leave and scans change it:
+    /// a query waits for the checkpoint to reach the stream's last sequence
+    /// (read your writes), which a filtered consumer never would when the
+    /// last event is, say, a reissued credential.
     fn subjects(&self) -> Vec<String> {
-        vec![
-            "pantau.attendance.worker.>".into(),
-            "pantau.attendance.leave.>".into(),
-            "pantau.attendance.session.>".into(),
-        ]
+        vec!["pantau.attendance.>".into()]
     }
 
     fn ddl(&self) -> &'static str {
