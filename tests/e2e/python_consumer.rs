@@ -199,3 +199,116 @@ async fn a_python_consumer_decodes_the_identity_stream() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_python_consumer_decodes_the_attendance_stream() -> anyhow::Result<()> {
+    use pantau_proto::events::v1::{
+        AttendanceEvent, CheckedIn, GeoPoint, Presence, RejectionReason, ScanRejected, ScanReport,
+        attendance_event::Event as A,
+    };
+    let nats = NatsServer::spawn(true).await?;
+    let client = async_nats::connect(&nats.url).await?;
+    let store = EventStore::open(
+        client,
+        &StreamSpec::for_context("attendance"),
+        AppendMode::default(),
+        Upcasters::new(),
+    )
+    .await?;
+    let worker_id = Uuid::new_v4().to_string();
+    let session_id = Uuid::new_v4().to_string();
+    let events = [
+        (
+            format!("pantau.attendance.worker.{worker_id}"),
+            "CheckedIn",
+            A::CheckedIn(CheckedIn {
+                presence: Some(Presence {
+                    worker_id: worker_id.clone(),
+                    local_date: "2026-11-23".into(),
+                    local_minute: 452,
+                    position: Some(GeoPoint {
+                        latitude: -0.5022,
+                        longitude: 117.1536,
+                    }),
+                    inside: true,
+                    ..Default::default()
+                }),
+            }),
+        ),
+        (
+            format!("pantau.attendance.session.{session_id}"),
+            "ScanRejected",
+            A::ScanRejected(ScanRejected {
+                session_id: session_id.clone(),
+                scan: Some(ScanReport {
+                    scanner_id: "scanner-1".into(),
+                    device_seq: 7,
+                    ..Default::default()
+                }),
+                reason: RejectionReason::ExpiredCode as i32,
+                worker_id: worker_id.clone(),
+                ..Default::default()
+            }),
+        ),
+    ];
+    for (subject, event_type, event) in events {
+        store
+            .append(NewEvent {
+                subject,
+                event_type: event_type.to_owned(),
+                schema_version: 1,
+                payload: Bytes::from(AttendanceEvent { event: Some(event) }.encode_to_vec()),
+                expected: Expected::Any,
+                msg_id: None,
+                metadata: Metadata::default(),
+            })
+            .await?;
+    }
+    let root = workspace_root();
+    let generated = tempfile::tempdir()?;
+    let pythonpath = python_path(generated.path())?;
+    run(Command::new(root.join("examples/python/generate.sh"))
+        .arg(generated.path())
+        .env("PYTHONPATH", &pythonpath))?;
+    let stdout = run(Command::new("python3")
+        .arg(root.join("examples/python/consume.py"))
+        .args([
+            "--url",
+            &nats.url,
+            "--subject",
+            "pantau.attendance.>",
+            "--json",
+        ])
+        .env("PYTHONPATH", &pythonpath))?;
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).with_context(|| format!("not a JSON line: {l}")))
+        .collect::<anyhow::Result<_>>()?;
+    assert_eq!(lines.len(), 2, "{stdout}");
+    let presence = &lines[0]["event"]["checked_in"]["presence"];
+    assert_eq!(presence["worker_id"], worker_id.as_str(), "{stdout}");
+    assert_eq!(presence["local_date"], "2026-11-23", "{stdout}");
+    assert_eq!(presence["inside"], true, "{stdout}");
+    let rejected = &lines[1]["event"]["scan_rejected"];
+    assert_eq!(
+        rejected["reason"], "REJECTION_REASON_EXPIRED_CODE",
+        "{stdout}"
+    );
+    assert_eq!(
+        rejected["scan"]["device_seq"], "7",
+        "uint64 is a JSON string: {stdout}"
+    );
+
+    // The plain listing names the worker of a check-in through its presence.
+    let plain = run(Command::new("python3")
+        .arg(root.join("examples/python/consume.py"))
+        .args([
+            "--url",
+            &nats.url,
+            "--subject",
+            "pantau.attendance.worker.*",
+        ])
+        .env("PYTHONPATH", &pythonpath))?;
+    assert!(plain.contains(&format!("worker_id={worker_id}")), "{plain}");
+    Ok(())
+}

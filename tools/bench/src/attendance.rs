@@ -398,7 +398,7 @@ fn check_in(token_owner: usize) -> api::CheckInRequest {
     }
 }
 
-/// Open loop at [`OFFERED_PER_SEC`], then closed loop, both over every
+/// Open loop at [`OFFERED_PER_SEC`] (or `PANTAU_BENCH_RATE`), then closed loop, both over every
 /// worker once (the closed loop checks each out).
 async fn morning(
     registry: &Registry,
@@ -415,17 +415,17 @@ async fn morning(
             .map(|w| registry.token(Some(w), &["worker"]))
             .collect(),
     );
+    // PANTAU_BENCH_RATE offers another rate (to find what is sustainable).
+    let offered = std::env::var("PANTAU_BENCH_RATE")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|r| *r > 0.0)
+        .unwrap_or(OFFERED_PER_SEC);
     log(&format!(
-        "attendance: {} check-ins from {CLIENTS} clients offering {OFFERED_PER_SEC}/s",
+        "attendance: {} check-ins from {CLIENTS} clients offering {offered}/s",
         workers.len()
     ));
-    let paced = drive(
-        channels,
-        tokens.clone(),
-        api::CheckKind::In,
-        Some(OFFERED_PER_SEC),
-    )
-    .await?;
+    let paced = drive(channels, tokens.clone(), api::CheckKind::In, Some(offered)).await?;
     log(&format!("attendance: paced run: {paced}"));
     log(&format!(
         "attendance: {} check-outs from {CLIENTS} clients as fast as they can",
