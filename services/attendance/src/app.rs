@@ -190,7 +190,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let svc = AttendanceServiceServer::new(Api(attendance.clone()));
     let stop = shutdown.clone();
     let server = tokio::spawn(async move {
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        // Small HTTP/2 frames: with Nagle's algorithm a response can wait for
+        // the client's delayed ACK (tens of milliseconds).
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let result = tonic::transport::Server::builder()
             .trace_fn(pantau_platform::grpc::request_span)
             .add_service(health)
