@@ -163,7 +163,8 @@ fn ok<T>(r: Result<T, ServiceError>) -> Rpc<T> {
     r.map(Response::new).map_err(Status::from)
 }
 
-type ViewStream = Pin<Box<dyn futures::Stream<Item = Result<api::SessionView, Status>> + Send>>;
+type ViewStream =
+    Pin<Box<dyn futures::Stream<Item = Result<api::WatchSessionResponse, Status>> + Send>>;
 type ExportStream =
     Pin<Box<dyn futures::Stream<Item = Result<api::ExportCredentialsResponse, Status>> + Send>>;
 
@@ -291,10 +292,11 @@ impl AttendanceService for Api {
     async fn get_session_view(
         &self,
         req: Request<api::GetSessionViewRequest>,
-    ) -> Rpc<api::SessionView> {
+    ) -> Rpc<api::GetSessionViewResponse> {
         let r = async {
             let p = self.principal(&req).await?;
-            sessions::view(self, &p, &req.get_ref().session_id).await
+            let view = sessions::view(self, &p, &req.get_ref().session_id).await?;
+            Ok(api::GetSessionViewResponse { view: Some(view) })
         };
         ok(r.await)
     }
@@ -303,7 +305,7 @@ impl AttendanceService for Api {
 
     async fn watch_session(
         &self,
-        req: Request<api::GetSessionViewRequest>,
+        req: Request<api::WatchSessionRequest>,
     ) -> Rpc<Self::WatchSessionStream> {
         let p = self.principal(&req).await.map_err(Status::from)?;
         let stream = sessions::watch(self.0.clone(), p, req.into_inner().session_id)

@@ -456,7 +456,8 @@ pub async fn watch(
         .subscribe(session_subject(&session_id))
         .await
         .map_err(|e| ServiceError::Unavailable(format!("failed to subscribe: {e}")))?;
-    let first = view(&a, &p, &session_id).await?;
+    let wrap = |v| api::WatchSessionResponse { view: Some(v) };
+    let first = wrap(view(&a, &p, &session_id).await?);
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(async move {
         if tx.send(Ok(first)).await.is_err() {
@@ -468,7 +469,10 @@ pub async fn watch(
                 () = tx.closed() => return,
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
-            let next = view(&a, &p, &session_id).await.map_err(tonic::Status::from);
+            let next = view(&a, &p, &session_id)
+                .await
+                .map(wrap)
+                .map_err(tonic::Status::from);
             if tx.send(next).await.is_err() {
                 return;
             }

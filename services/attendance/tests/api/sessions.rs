@@ -297,7 +297,9 @@ async fn offline_batches_are_judged_in_order_and_a_scan_uploaded_twice_counts_on
             },
         ))
         .await?
-        .into_inner();
+        .into_inner()
+        .view
+        .unwrap_or_default();
     assert_eq!((view.invited, view.present, view.absent), (12, 11, 1));
     assert_eq!(view.rejected_scans, 1);
     assert_eq!(view.agencies.len(), 1);
@@ -562,13 +564,18 @@ async fn the_live_view_updates_as_scans_arrive() -> anyhow::Result<()> {
         .client
         .watch_session(authed(
             &app.admin,
-            api::GetSessionViewRequest {
+            api::WatchSessionRequest {
                 session_id: c.session.clone(),
             },
         ))
         .await?
         .into_inner();
-    let first = watch.next().await.transpose()?.unwrap_or_default();
+    let first = watch
+        .next()
+        .await
+        .transpose()?
+        .and_then(|r| r.view)
+        .unwrap_or_default();
     assert_eq!((first.invited, first.present, first.absent), (2, 0, 2));
     upload(
         &mut app,
@@ -580,6 +587,7 @@ async fn the_live_view_updates_as_scans_arrive() -> anyhow::Result<()> {
     let next = tokio::time::timeout(std::time::Duration::from_secs(10), watch.next())
         .await?
         .transpose()?
+        .and_then(|r| r.view)
         .unwrap_or_default();
     assert_eq!((next.present, next.absent), (1, 1));
     assert_eq!(next.agencies[0].agency_name, "Dinas DLH");
