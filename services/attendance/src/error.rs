@@ -33,17 +33,7 @@ impl From<pantau_authn::AuthError> for ServiceError {
 impl From<ServiceError> for Status {
     fn from(e: ServiceError) -> Self {
         match e {
-            ServiceError::Domain(d) => match d {
-                DomainError::Invalid { field, reason } => {
-                    pantau_platform::grpc::invalid_argument(&field, &reason)
-                }
-                DomainError::NotFound(m) => Status::not_found(m),
-                DomainError::AlreadyExists { field, value } => {
-                    Status::already_exists(format!("{field}: {value}"))
-                }
-                DomainError::FailedPrecondition(m) => Status::failed_precondition(m),
-                DomainError::PermissionDenied(m) => Status::permission_denied(m),
-            },
+            ServiceError::Domain(d) => d.into(),
             ServiceError::Unauthenticated(m) => Status::unauthenticated(m),
             ServiceError::Unavailable(m) => {
                 tracing::warn!(error = %m, "dependency unavailable");
