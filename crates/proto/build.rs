@@ -20,6 +20,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .file_descriptor_set_path(&descriptor)
         .compile_protos(&paths, std::slice::from_ref(&root))?;
+    // Each file as well as the folder: a folder alone is judged by the
+    // newest mtime cargo finds in it, and an edited file must always count.
     println!("cargo:rerun-if-changed={}", root.display());
+    for path in &paths {
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
     Ok(())
 }

@@ -10,6 +10,7 @@
 //! atomic batches, one fsync per batch.
 
 pub mod append;
+pub mod command;
 pub mod envelope;
 pub mod stream;
 

@@ -2,7 +2,9 @@
 //! the expected sequence, retry on conflict) for attendance's aggregates.
 
 use bytes::Bytes;
-use pantau_eventstore::{AppendError, EventStore, Expected, Metadata, NewEvent, RecordedEvent};
+pub use pantau_eventstore::command::Executed;
+use pantau_eventstore::command::{self, Codec, Command, CommandError};
+use pantau_eventstore::{EventStore, Expected, Metadata, NewEvent, RecordedEvent};
 use pantau_proto::events::v1::{AttendanceEvent, attendance_event::Event};
 use prost::Message;
 
@@ -106,17 +108,35 @@ impl Ctx {
     }
 }
 
-pub struct Executed<S> {
-    pub state: S,
-    pub last_sequence: u64,
+/// How attendance's events travel, for the shared command loop.
+pub const CODEC: Codec<Event> = Codec {
+    encode,
+    decode: |r| {
+        AttendanceEvent::decode(r.payload.as_ref())
+            .ok()
+            .and_then(|m| m.event)
+    },
+    event_type,
+};
+
+impl<E: Into<ServiceError>> From<CommandError<E>> for ServiceError {
+    fn from(e: CommandError<E>) -> Self {
+        match e {
+            CommandError::Refused(e) => e.into(),
+            CommandError::Undecodable(seq) => {
+                ServiceError::Internal(format!("undecodable event at {seq}"))
+            }
+            CommandError::Store(m) => ServiceError::Unavailable(m),
+            CommandError::Contended(subject) => {
+                ServiceError::Aborted(format!("{subject} kept changing concurrently; try again"))
+            }
+        }
+    }
 }
 
-const MAX_ATTEMPTS: usize = 8;
-
 /// Runs `decide` against the aggregate at `subject` and appends the result
-/// with the expected sequence. A retried command (its request id already on
-/// the subject) is decided on the state before its events and stores only
-/// what is missing, so it returns the original outcome.
+/// with the expected sequence (see [`command::execute`]: a retried request
+/// returns its first outcome and stores nothing twice).
 pub async fn execute<S, D>(
     store: &EventStore,
     subject: &str,
@@ -128,51 +148,10 @@ where
     S: Default + Clone,
     D: Fn(&S) -> Result<Vec<Event>, DomainError>,
 {
-    for _ in 0..MAX_ATTEMPTS {
-        let loaded = store
-            .load(subject)
-            .await
-            .map_err(|e| ServiceError::Unavailable(format!("failed to load {subject}: {e}")))?;
-        let mut events = Vec::with_capacity(loaded.len());
-        for r in &loaded {
-            events.push(decode(r)?);
-        }
-        let mine = |r: &RecordedEvent| r.request_id.as_deref() == Some(ctx.request_id.as_str());
-        let ours = loaded.iter().position(mine);
-        let already = loaded.iter().filter(|r| mine(r)).count();
-        let prior = events[..ours.unwrap_or(events.len())]
-            .iter()
-            .fold(S::default(), evolve);
-        let remaining: Vec<Event> = decide(&prior)?.into_iter().skip(already).collect();
-        let mut last = loaded.last().map(|r| r.sequence);
-        let mut conflict = false;
-        for (i, e) in remaining.iter().enumerate() {
-            let expected = last.map_or(Expected::NoEvents, Expected::Sequence);
-            match store
-                .append(ctx.event(subject, e, expected, already + i))
-                .await
-            {
-                Ok(a) => last = Some(a.sequence),
-                Err(AppendError::Conflict { .. }) => {
-                    conflict = true;
-                    break;
-                }
-                Err(e) => return Err(ServiceError::Unavailable(e.to_string())),
-            }
-        }
-        if conflict {
-            continue;
-        }
-        let state = events
-            .iter()
-            .chain(remaining.iter())
-            .fold(S::default(), evolve);
-        return Ok(Executed {
-            state,
-            last_sequence: last.unwrap_or(0),
-        });
-    }
-    Err(ServiceError::Aborted(format!(
-        "{subject} kept changing concurrently; try again"
-    )))
+    let cmd = Command {
+        request_id: ctx.request_id.clone(),
+        msg_id_prefix: format!("{}:{}", ctx.actor, ctx.request_id),
+        metadata: ctx.metadata(),
+    };
+    Ok(command::execute(store, &CODEC, subject, evolve, &cmd, decide).await?)
 }

@@ -2,7 +2,9 @@
 //! the expected sequence, retry on conflict; idempotent by request id.
 
 use bytes::Bytes;
-use pantau_eventstore::{AppendError, EventStore, Expected, Metadata, NewEvent, RecordedEvent};
+pub use pantau_eventstore::command::Executed;
+use pantau_eventstore::command::{self, Codec, Command, CommandError};
+use pantau_eventstore::{EventStore, Metadata, RecordedEvent};
 use pantau_proto::events::v1::{IdentityEvent, identity_event::Event};
 use prost::Message;
 
@@ -80,35 +82,43 @@ impl Ctx {
     }
 }
 
-/// What a command produced: the aggregate's state afterwards and the stream
-/// sequence of its last event.
-pub struct Executed<S> {
-    pub state: S,
-    pub last_sequence: u64,
-    /// Events this call stored (0 for a retry whose events were all there).
-    pub appended: usize,
-}
+/// How identity's events travel, for the shared command loop.
+pub const CODEC: Codec<Event> = Codec {
+    encode,
+    decode: |r| {
+        IdentityEvent::decode(r.payload.as_ref())
+            .ok()
+            .and_then(|m| m.event)
+    },
+    event_type,
+};
 
-const MAX_ATTEMPTS: usize = 8;
-
-/// The `index`th event of the command `ctx`: its `Nats-Msg-Id` is
-/// `<request_id>:<index>`, so a retry is deduplicated event by event.
-fn new_event(ctx: &Ctx, subject: &str, e: &Event, expected: Expected, index: usize) -> NewEvent {
-    NewEvent {
-        subject: subject.to_owned(),
-        event_type: event_type(e).to_owned(),
-        schema_version: 1,
-        payload: encode(e),
-        expected,
-        msg_id: Some(format!("{}:{index}", ctx.request_id)),
-        metadata: ctx.metadata(),
+impl Ctx {
+    fn command(&self) -> Command {
+        Command {
+            request_id: self.request_id.clone(),
+            msg_id_prefix: self.request_id.clone(),
+            metadata: self.metadata(),
+        }
     }
 }
 
-/// Creates an aggregate: decides on the empty state and appends with
-/// "no events yet" straight away, skipping the load a fresh id does not
-/// need. When the subject already has events (a retry, or a clash) it
-/// falls back to [`execute`], which recognises the retry.
+impl<E: Into<ServiceError>> From<CommandError<E>> for ServiceError {
+    fn from(e: CommandError<E>) -> Self {
+        match e {
+            CommandError::Refused(e) => e.into(),
+            CommandError::Undecodable(seq) => {
+                ServiceError::Internal(format!("undecodable event at {seq}"))
+            }
+            CommandError::Store(m) => ServiceError::Unavailable(m),
+            CommandError::Contended(subject) => {
+                ServiceError::Aborted(format!("{subject} kept changing concurrently; try again"))
+            }
+        }
+    }
+}
+
+/// Creates an aggregate (see [`command::create`]).
 pub async fn create<S, D>(
     store: &EventStore,
     subject: &str,
@@ -120,32 +130,11 @@ where
     S: Default + Clone,
     D: Fn(&S) -> Result<Vec<Event>, DomainError>,
 {
-    let events = decide(&S::default())?;
-    if let [only] = events.as_slice() {
-        match store
-            .append(new_event(ctx, subject, only, Expected::NoEvents, 0))
-            .await
-        {
-            Ok(a) if !a.duplicate => {
-                return Ok(Executed {
-                    state: evolve(S::default(), only),
-                    last_sequence: a.sequence,
-                    appended: 1,
-                });
-            }
-            Ok(_) | Err(AppendError::Conflict { .. }) => {}
-            Err(e) => return Err(ServiceError::Unavailable(e.to_string())),
-        }
-    }
-    execute(store, subject, evolve, ctx, decide).await
+    Ok(command::create(store, &CODEC, subject, evolve, &ctx.command(), decide).await?)
 }
 
-/// Runs `decide` against the aggregate at `subject` and appends the result.
-///
-/// Retried commands are recognised by the request id stored with their
-/// events: the decision is re-made on the state before them and only the
-/// events not yet stored are appended (each with its own `Nats-Msg-Id`), so
-/// a retry returns the original outcome and stores nothing twice.
+/// Runs `decide` against the aggregate at `subject` and appends the result
+/// (see [`command::execute`]: a retried request returns its first outcome).
 pub async fn execute<S, D>(
     store: &EventStore,
     subject: &str,
@@ -157,58 +146,7 @@ where
     S: Default + Clone,
     D: Fn(&S) -> Result<Vec<Event>, DomainError>,
 {
-    for _ in 0..MAX_ATTEMPTS {
-        let loaded = store
-            .load(subject)
-            .await
-            .map_err(|e| ServiceError::Unavailable(format!("failed to load {subject}: {e}")))?;
-        let mut events = Vec::with_capacity(loaded.len());
-        for r in &loaded {
-            events.push(decode(r)?);
-        }
-        let ours = loaded
-            .iter()
-            .position(|r| r.request_id.as_deref() == Some(ctx.request_id.as_str()));
-        let already = loaded
-            .iter()
-            .filter(|r| r.request_id.as_deref() == Some(ctx.request_id.as_str()))
-            .count();
-        let prior_len = ours.unwrap_or(events.len());
-        let prior = events[..prior_len].iter().fold(S::default(), evolve);
-        let decided = decide(&prior)?;
-        let remaining: Vec<Event> = decided.into_iter().skip(already).collect();
-        let mut last = loaded.last().map(|r| r.sequence);
-        let mut conflict = false;
-        for (i, e) in remaining.iter().enumerate() {
-            let expected = last.map_or(Expected::NoEvents, Expected::Sequence);
-            let appended = store
-                .append(new_event(ctx, subject, e, expected, already + i))
-                .await;
-            match appended {
-                Ok(a) => last = Some(a.sequence),
-                Err(AppendError::Conflict { .. }) => {
-                    conflict = true;
-                    break;
-                }
-                Err(e) => return Err(ServiceError::Unavailable(e.to_string())),
-            }
-        }
-        if conflict {
-            continue;
-        }
-        let state = events
-            .iter()
-            .chain(remaining.iter())
-            .fold(S::default(), evolve);
-        return Ok(Executed {
-            state,
-            last_sequence: last.unwrap_or(0),
-            appended: remaining.len(),
-        });
-    }
-    Err(ServiceError::Aborted(format!(
-        "{subject} kept changing concurrently; try again"
-    )))
+    Ok(command::execute(store, &CODEC, subject, evolve, &ctx.command(), decide).await?)
 }
 
 /// Loads and folds an aggregate without changing it.
@@ -217,13 +155,5 @@ pub async fn load<S: Default>(
     subject: &str,
     evolve: fn(S, &Event) -> S,
 ) -> Result<S, ServiceError> {
-    let loaded = store
-        .load(subject)
-        .await
-        .map_err(|e| ServiceError::Unavailable(format!("failed to load {subject}: {e}")))?;
-    let mut state = S::default();
-    for r in &loaded {
-        state = evolve(state, &decode(r)?);
-    }
-    Ok(state)
+    Ok(command::load::<_, _, DomainError>(store, &CODEC, subject, evolve).await?)
 }
