@@ -75,3 +75,48 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_settings(&Settings::from_sources(DEFAULTS, &env)?)
+    }
+
+    #[test]
+    fn the_defaults_make_a_working_config() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.addr.port(), 50052);
+        assert_eq!(c.database, "pantau_attendance");
+        assert_eq!(
+            (
+                c.max_accuracy_m,
+                c.max_clock_skew_secs,
+                c.qr_tolerance_steps
+            ),
+            (100.0, 300, 1)
+        );
+    }
+
+    #[test]
+    fn settings_that_would_defeat_the_checks_are_refused_by_name() {
+        let key = |r: Result<Config, ConfigError>| match r {
+            Err(ConfigError::Invalid { key, .. }) => key,
+            other => panic!("expected an invalid setting, got {other:?}"),
+        };
+        assert_eq!(
+            key(config(&[("PANTAU_QR_TOLERANCE_STEPS", "60")])),
+            "PANTAU_QR_TOLERANCE_STEPS"
+        );
+        assert_eq!(
+            key(config(&[("PANTAU_CHECKIN_MAX_ACCURACY_M", "0")])),
+            "PANTAU_CHECKIN_MAX_ACCURACY_M"
+        );
+        assert!(config(&[("PANTAU_ATTENDANCE_ADDR", "not an address")]).is_err());
+    }
+}
