@@ -218,12 +218,26 @@ pub async fn run(pg: &PgServer, checkins: usize) -> anyhow::Result<Value> {
     let channels = connect(&running).await?;
     let ceremony = ceremony(&running, &registry, &channels[0], &ceremony_workers).await?;
     let (paced, saturated) = morning(&registry, &channels, &field_workers).await?;
+    // How long after the last check-out the days and the map show it all.
+    let last = running.attendance.store.last_sequence().await?;
+    let start = Instant::now();
+    let caught_up = running
+        .attendance
+        .read
+        .wait_for(last, Duration::from_secs(600))
+        .await;
+    let read_model_seconds =
+        caught_up.then(|| (start.elapsed().as_secs_f64() * 100.0).round() / 100.0);
+    log(&format!(
+        "attendance: read model caught up {read_model_seconds:?} s after the last check-out"
+    ));
     running.stop().await;
     Ok(json!({
         "ceremony": ceremony,
         "ceremony_scans_per_sec": ceremony["scans_per_sec"],
         "check_in_open_loop": paced,
         "check_in_closed_loop": saturated,
+        "read_model_caught_up_seconds": read_model_seconds,
         "check_ins_per_sec": paced["per_sec"],
         "check_in_latency_ms": paced["latency_ms"],
     }))
