@@ -195,3 +195,21 @@ pub async fn load<S: Default, Ev, E>(
     }
     Ok(state)
 }
+
+impl<E: Into<pantau_platform::ServiceError>> From<CommandError<E>>
+    for pantau_platform::ServiceError
+{
+    fn from(e: CommandError<E>) -> Self {
+        use pantau_platform::ServiceError;
+        match e {
+            CommandError::Refused(e) => e.into(),
+            CommandError::Undecodable(seq) => {
+                ServiceError::Internal(format!("undecodable event at {seq}"))
+            }
+            CommandError::Store(m) => ServiceError::Unavailable(m),
+            CommandError::Contended(subject) => {
+                ServiceError::Aborted(format!("{subject} kept changing concurrently; try again"))
+            }
+        }
+    }
+}

@@ -7,8 +7,10 @@ pub mod config;
 pub mod db;
 pub mod domain_error;
 pub mod grpc;
+pub mod service_error;
 pub mod shutdown;
 pub mod telemetry;
 
 pub use config::{ConfigError, Settings};
 pub use domain_error::DomainError;
+pub use service_error::ServiceError;

@@ -153,7 +153,7 @@ async fn apply_batch<P: Projection>(
 ) -> Result<u64, ProjectionError> {
     match apply_batch_fast(pool, projection, store, schema, messages).await {
         Err(ProjectionError::Poison(_)) => {
-            apply_batch_with(pool, projection, store, schema, messages, true).await
+            apply_batch_carefully(pool, projection, store, schema, messages).await
         }
         other => other,
     }
@@ -209,13 +209,14 @@ async fn apply_batch_fast<P: Projection>(
     Ok(last)
 }
 
-async fn apply_batch_with<P: Projection>(
+/// Event by event, each inside a savepoint, so a poison event is
+/// dead-lettered alone and the rest of the batch still counts.
+async fn apply_batch_carefully<P: Projection>(
     pool: &PgPool,
     projection: &P,
     store: &EventStore,
     schema: &str,
     messages: &[async_nats::jetstream::Message],
-    careful: bool,
 ) -> Result<u64, ProjectionError> {
     let mut tx = begin_locked(pool, projection.name()).await?;
     set_search_path(&mut tx, schema).await?;
@@ -242,9 +243,7 @@ async fn apply_batch_with<P: Projection>(
         );
         let outcome = match decoded {
             Ok(event) => {
-                if careful {
-                    sqlx::query("SAVEPOINT ev").execute(&mut *tx).await?;
-                }
+                sqlx::query("SAVEPOINT ev").execute(&mut *tx).await?;
                 // Each event's application continues the trace of the call
                 // that caused it.
                 let span = tracing::info_span!("project", projection = projection.name(), seq);
@@ -254,15 +253,10 @@ async fn apply_batch_with<P: Projection>(
                 );
                 match projection.apply(&mut tx, &event).instrument(span).await {
                     Ok(()) => {
-                        if careful {
-                            sqlx::query("RELEASE SAVEPOINT ev")
-                                .execute(&mut *tx)
-                                .await?;
-                        }
+                        sqlx::query("RELEASE SAVEPOINT ev")
+                            .execute(&mut *tx)
+                            .await?;
                         Ok(())
-                    }
-                    Err(ProjectionError::Poison(reason)) if !careful => {
-                        return Err(ProjectionError::Poison(reason));
                     }
                     Err(ProjectionError::Poison(reason)) => {
                         sqlx::query("ROLLBACK TO SAVEPOINT ev")

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 pub use pantau_eventstore::command::Executed;
-use pantau_eventstore::command::{self, Codec, Command, CommandError};
+use pantau_eventstore::command::{self, Codec, Command};
 use pantau_eventstore::{EventStore, Expected, Metadata, NewEvent, RecordedEvent};
 use pantau_proto::events::v1::{AttendanceEvent, attendance_event::Event};
 use prost::Message;
@@ -111,28 +111,9 @@ impl Ctx {
 /// How attendance's events travel, for the shared command loop.
 pub const CODEC: Codec<Event> = Codec {
     encode,
-    decode: |r| {
-        AttendanceEvent::decode(r.payload.as_ref())
-            .ok()
-            .and_then(|m| m.event)
-    },
+    decode: |r| decode(r).ok(),
     event_type,
 };
-
-impl<E: Into<ServiceError>> From<CommandError<E>> for ServiceError {
-    fn from(e: CommandError<E>) -> Self {
-        match e {
-            CommandError::Refused(e) => e.into(),
-            CommandError::Undecodable(seq) => {
-                ServiceError::Internal(format!("undecodable event at {seq}"))
-            }
-            CommandError::Store(m) => ServiceError::Unavailable(m),
-            CommandError::Contended(subject) => {
-                ServiceError::Aborted(format!("{subject} kept changing concurrently; try again"))
-            }
-        }
-    }
-}
 
 /// Runs `decide` against the aggregate at `subject` and appends the result
 /// with the expected sequence (see [`command::execute`]: a retried request

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 pub use pantau_eventstore::command::Executed;
-use pantau_eventstore::command::{self, Codec, Command, CommandError};
+use pantau_eventstore::command::{self, Codec, Command};
 use pantau_eventstore::{EventStore, Metadata, RecordedEvent};
 use pantau_proto::events::v1::{IdentityEvent, identity_event::Event};
 use prost::Message;
@@ -85,11 +85,7 @@ impl Ctx {
 /// How identity's events travel, for the shared command loop.
 pub const CODEC: Codec<Event> = Codec {
     encode,
-    decode: |r| {
-        IdentityEvent::decode(r.payload.as_ref())
-            .ok()
-            .and_then(|m| m.event)
-    },
+    decode: |r| decode(r).ok(),
     event_type,
 };
 
@@ -99,21 +95,6 @@ impl Ctx {
             request_id: self.request_id.clone(),
             msg_id_prefix: self.request_id.clone(),
             metadata: self.metadata(),
-        }
-    }
-}
-
-impl<E: Into<ServiceError>> From<CommandError<E>> for ServiceError {
-    fn from(e: CommandError<E>) -> Self {
-        match e {
-            CommandError::Refused(e) => e.into(),
-            CommandError::Undecodable(seq) => {
-                ServiceError::Internal(format!("undecodable event at {seq}"))
-            }
-            CommandError::Store(m) => ServiceError::Unavailable(m),
-            CommandError::Contended(subject) => {
-                ServiceError::Aborted(format!("{subject} kept changing concurrently; try again"))
-            }
         }
     }
 }
