@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, ensure};
 use bytes::Bytes;
 use chrono::Utc;
+use futures::future::BoxFuture;
 use pantau_attendance::app::Running;
-use pantau_authn::{Claims, Issuer, SigningKeyPair};
+use pantau_authn::{Claims, Issuer, SigningKeyPair, Verifier, verify_batch};
 use pantau_eventstore::{AppendMode, EventStore, Expected, NewEvent, StreamSpec, Upcasters};
 use pantau_proto::attendance::v1::{
     self as api, attendance_service_client::AttendanceServiceClient,
@@ -31,8 +32,9 @@ use prost::Message;
 use serde_json::{Value, json};
 use tonic::Request;
 use tonic::transport::{Channel, Endpoint};
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-use crate::util::{latency_ms, log, per_sec};
+use crate::util::{CpuSample, latency_ms, log, per_sec};
 
 const SCANNERS: usize = 20;
 const CEREMONY_SCANS: usize = 4_000;
@@ -216,8 +218,15 @@ pub async fn run(pg: &PgServer, checkins: usize) -> anyhow::Result<Value> {
         "the attendance directory did not catch up with the registry"
     );
     let channels = connect(&running).await?;
-    let ceremony = ceremony(&running, &registry, &channels[0], &ceremony_workers).await?;
-    let (paced, saturated) = morning(&registry, &channels, &field_workers).await?;
+    let ceremony = ceremony(
+        &running,
+        &registry,
+        &AttendanceServiceClient::new(channels[0].clone()),
+        &ceremony_workers,
+    )
+    .await?;
+    let (floor, paced, saturated, token_verify_us) =
+        morning(&registry, &channels, &field_workers).await?;
     // How long after the last check-out the days and the map show it all.
     let last = running.attendance.store.last_sequence().await?;
     let start = Instant::now();
@@ -235,6 +244,9 @@ pub async fn run(pg: &PgServer, checkins: usize) -> anyhow::Result<Value> {
     Ok(json!({
         "ceremony": ceremony,
         "ceremony_scans_per_sec": ceremony["scans_per_sec"],
+        "connections": channels.len(),
+        "grpc_floor_open_loop": floor,
+        "token_verify_cpu_us": token_verify_us,
         "check_in_open_loop": paced,
         "check_in_closed_loop": saturated,
         "read_model_caught_up_seconds": read_model_seconds,
@@ -243,7 +255,7 @@ pub async fn run(pg: &PgServer, checkins: usize) -> anyhow::Result<Value> {
     }))
 }
 
-async fn connect(running: &Running) -> anyhow::Result<Vec<AttendanceServiceClient<Channel>>> {
+async fn connect(running: &Running) -> anyhow::Result<Vec<Channel>> {
     let mut out = Vec::new();
     let connections = std::env::var("PANTAU_BENCH_CONNECTIONS")
         .ok()
@@ -254,7 +266,7 @@ async fn connect(running: &Running) -> anyhow::Result<Vec<AttendanceServiceClien
             .tcp_nodelay(true)
             .connect()
             .await?;
-        out.push(AttendanceServiceClient::new(channel));
+        out.push(channel);
     }
     Ok(out)
 }
@@ -413,12 +425,15 @@ fn check_in(token_owner: usize) -> api::CheckInRequest {
 }
 
 /// Open loop at [`OFFERED_PER_SEC`] (or `PANTAU_BENCH_RATE`), then closed loop, both over every
-/// worker once (the closed loop checks each out).
+/// worker once (the closed loop checks each out). Before them, the floor:
+/// the same clients, connections, headers and rate calling the gRPC health
+/// check, which does no work, so what the HTTP/2 and gRPC layers and the
+/// load generator cost on this machine is measured beside the check-ins.
 async fn morning(
     registry: &Registry,
-    channels: &[AttendanceServiceClient<Channel>],
+    channels: &[Channel],
     workers: &[String],
-) -> anyhow::Result<(Value, Value)> {
+) -> anyhow::Result<(Value, Value, Value, f64)> {
     log(&format!(
         "attendance: issuing {} worker tokens",
         workers.len()
@@ -429,43 +444,129 @@ async fn morning(
             .map(|w| registry.token(Some(w), &["worker"]))
             .collect(),
     );
+    let token_verify_us = token_verify_cost(registry, &tokens).await?;
+    log(&format!(
+        "attendance: a new token costs {token_verify_us} µs of CPU to verify (batches of 64)"
+    ));
     // PANTAU_BENCH_RATE offers another rate (to find what is sustainable).
     let offered = std::env::var("PANTAU_BENCH_RATE")
         .ok()
         .and_then(|v| v.parse::<f64>().ok())
         .filter(|r| *r > 0.0)
         .unwrap_or(OFFERED_PER_SEC);
+    let n = workers.len();
     log(&format!(
-        "attendance: {} check-ins from {CLIENTS} clients offering {offered}/s",
-        workers.len()
+        "attendance: floor: {n} health checks from {CLIENTS} clients offering {offered}/s"
     ));
-    let paced = drive(channels, tokens.clone(), api::CheckKind::In, Some(offered)).await?;
+    let health: Arc<Vec<HealthClient<Channel>>> = Arc::new(
+        channels
+            .iter()
+            .map(|c| HealthClient::new(c.clone()))
+            .collect(),
+    );
+    let floor = {
+        let tokens = tokens.clone();
+        drive(n, Some(offered), move |c, i| {
+            let (mut client, tokens) = (health[c % health.len()].clone(), tokens.clone());
+            async move {
+                client
+                    .check(authed(&tokens[i], HealthCheckRequest::default())?)
+                    .await
+                    .with_context(|| format!("Health/Check #{i}"))?;
+                Ok(())
+            }
+        })
+        .await?
+    };
+    log(&format!("attendance: floor: {floor}"));
+    log(&format!(
+        "attendance: {n} check-ins from {CLIENTS} clients offering {offered}/s"
+    ));
+    let paced = drive(
+        n,
+        Some(offered),
+        check_ins(channels, &tokens, api::CheckKind::In),
+    )
+    .await?;
     log(&format!("attendance: paced run: {paced}"));
     log(&format!(
-        "attendance: {} check-outs from {CLIENTS} clients as fast as they can",
-        workers.len()
+        "attendance: {n} check-outs from {CLIENTS} clients as fast as they can"
     ));
-    let saturated = drive(channels, tokens, api::CheckKind::Out, None).await?;
+    let saturated = drive(n, None, check_ins(channels, &tokens, api::CheckKind::Out)).await?;
     log(&format!("attendance: closed loop: {saturated}"));
-    Ok((paced, saturated))
+    Ok((floor, paced, saturated, token_verify_us))
 }
 
-async fn drive(
-    channels: &[AttendanceServiceClient<Channel>],
-    tokens: Arc<Vec<String>>,
+/// CPU time to verify one new worker token's Ed25519 signature, in
+/// microseconds, as the service does it (batches of 64 on one thread) over
+/// up to 20,000 of the bench's tokens: a cost every first check-in of the
+/// day pays.
+async fn token_verify_cost(registry: &Registry, tokens: &Arc<Vec<String>>) -> anyhow::Result<f64> {
+    let mut verifier = Verifier::new();
+    verifier.add_key(registry.issuer.key_id(), registry.issuer.public_key_bytes())?;
+    let tokens = tokens.clone();
+    tokio::task::spawn_blocking(move || {
+        let now = Utc::now().timestamp();
+        let n = tokens.len().min(20_000);
+        let start = Instant::now();
+        for chunk in tokens[..n].chunks(64) {
+            let pending = chunk
+                .iter()
+                .map(|t| verifier.prepare(t, now))
+                .collect::<Result<Vec<_>, _>>()?;
+            for claims in verify_batch(pending) {
+                claims?;
+            }
+        }
+        Ok((start.elapsed().as_secs_f64() / n.max(1) as f64 * 1e7).round() / 10.0)
+    })
+    .await?
+}
+
+/// Client `c`'s call for the `i`-th worker: a check-in (or out) with that
+/// worker's token.
+fn check_ins(
+    channels: &[Channel],
+    tokens: &Arc<Vec<String>>,
     kind: api::CheckKind,
-    offered: Option<f64>,
-) -> anyhow::Result<Value> {
-    let n = tokens.len();
+) -> impl Fn(usize, usize) -> BoxFuture<'static, anyhow::Result<()>> + Clone + Send + 'static {
+    let clients: Arc<Vec<_>> = Arc::new(
+        channels
+            .iter()
+            .map(|c| AttendanceServiceClient::new(c.clone()))
+            .collect(),
+    );
+    let tokens = tokens.clone();
+    move |c, i| {
+        let (mut client, tokens) = (clients[c % clients.len()].clone(), tokens.clone());
+        Box::pin(async move {
+            let mut req = check_in(i);
+            req.kind = kind as i32;
+            client
+                .check_in(authed(&tokens[i], req)?)
+                .await
+                .with_context(|| format!("CheckIn #{i}"))?;
+            Ok(())
+        })
+    }
+}
+
+/// [`CLIENTS`] concurrent clients make `n` calls between them; with
+/// `offered`, the i-th call is due at i / offered seconds and its latency
+/// counts from then (open loop: a stall is not hidden), else each client
+/// calls again as soon as its last call returns (closed loop). Reports the
+/// rate, latency, and how busy the whole machine was.
+async fn drive<F, Fut>(n: usize, offered: Option<f64>, call: F) -> anyhow::Result<Value>
+where
+    F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu = CpuSample::now();
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for c in 0..CLIENTS {
-        let (mut client, tokens, next) = (
-            channels[c % channels.len()].clone(),
-            tokens.clone(),
-            next.clone(),
-        );
+        let (call, next) = (call.clone(), next.clone());
         tasks.spawn(async move {
             let mut hist = hdrhistogram::Histogram::<u64>::new(3)?;
             loop {
@@ -473,7 +574,6 @@ async fn drive(
                 if i >= n {
                     return anyhow::Ok(hist);
                 }
-                // The i-th request is due at i / rate seconds (open loop).
                 let due = match offered {
                     Some(rate) => {
                         let due = start + Duration::from_secs_f64(i as f64 / rate);
@@ -482,12 +582,7 @@ async fn drive(
                     }
                     None => Instant::now(),
                 };
-                let mut req = check_in(i);
-                req.kind = kind as i32;
-                client
-                    .check_in(authed(&tokens[i], req)?)
-                    .await
-                    .with_context(|| format!("CheckIn #{i}"))?;
+                call(c, i).await?;
                 hist.record(due.elapsed().as_micros() as u64)?;
             }
         });
@@ -498,12 +593,12 @@ async fn drive(
     }
     let took = start.elapsed();
     Ok(json!({
-        "check_ins": n,
+        "calls": n,
         "clients": CLIENTS,
-        "connections": channels.len(),
         "offered_per_sec": offered,
         "seconds": (took.as_secs_f64() * 100.0).round() / 100.0,
         "per_sec": per_sec(n, took),
         "latency_ms": latency_ms(&all),
+        "machine_cpu": cpu.map_or(Value::Null, |c| c.since(n)),
     }))
 }

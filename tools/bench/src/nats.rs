@@ -14,7 +14,7 @@ use pantau_eventstore::{AppendMode, EventStore, Expected, NewEvent, StreamSpec, 
 use pantau_testkit::NatsServer;
 use serde_json::{Value, json};
 
-use crate::util::{log, per_sec};
+use crate::util::{CpuSample, log, per_sec};
 
 const PAYLOAD: usize = 512;
 const SEQUENTIAL: usize = 2_000;
@@ -40,8 +40,8 @@ pub async fn run() -> anyhow::Result<Value> {
     log(&format!(
         "nats: {APPENDS} concurrent event store appends, batched"
     ));
-    let batched = appends(&client, "bench", AppendMode::default()).await?;
-    let batched_100 = appends(
+    let (batched, batched_cpu) = appends(&client, "bench", AppendMode::default()).await?;
+    let (batched_100, _) = appends(
         &client,
         "benchsmall",
         AppendMode::Batched {
@@ -64,7 +64,7 @@ pub async fn run() -> anyhow::Result<Value> {
     log(&format!(
         "nats: {APPENDS} concurrent event store appends, pipelined, non-durable"
     ));
-    let fast_appends = appends(&client, "bench", AppendMode::Pipelined).await?;
+    let (fast_appends, _) = appends(&client, "bench", AppendMode::Pipelined).await?;
     Ok(json!({
         "payload_bytes": PAYLOAD,
         "durable": {
@@ -72,6 +72,7 @@ pub async fn run() -> anyhow::Result<Value> {
             "publish_pipelined_per_sec": pipelined,
             "publish_pipelined_in_flight": IN_FLIGHT,
             "eventstore_batched_per_sec": batched,
+            "eventstore_batched_machine_cpu": batched_cpu,
             "eventstore_batched_max100_per_sec": batched_100,
             "eventstore_concurrent_appends": APPENDS,
         },
@@ -117,12 +118,13 @@ async fn publish_pipelined(js: &jetstream::Context, n: usize) -> anyhow::Result<
     Ok(per_sec(n, start.elapsed()))
 }
 
-/// [`APPENDS`] concurrent creations, each on its own subject.
+/// [`APPENDS`] concurrent creations, each on its own subject: the rate, and
+/// how busy the machine (client and server) was doing them.
 async fn appends(
     client: &async_nats::Client,
     context: &str,
     mode: AppendMode,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, Value)> {
     let store = EventStore::open(
         client.clone(),
         &StreamSpec::for_context(context),
@@ -131,6 +133,7 @@ async fn appends(
     )
     .await?;
     let payload = payload();
+    let cpu = CpuSample::now();
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..APPENDS {
@@ -149,5 +152,6 @@ async fn appends(
     while let Some(r) = tasks.join_next().await {
         r?.context("event store append")?;
     }
-    Ok(per_sec(APPENDS, start.elapsed()))
+    let rate = per_sec(APPENDS, start.elapsed());
+    Ok((rate, cpu.map_or(Value::Null, |c| c.since(APPENDS))))
 }

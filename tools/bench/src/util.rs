@@ -70,5 +70,80 @@ pub fn attendance_ratios(nats: &Value, attendance: &Value) -> Value {
             ratio(scans, durable["publish_pipelined_per_sec"].as_f64()),
         "ceremony_scans_vs_raw_publish_sequential":
             ratio(scans, durable["publish_sequential_per_sec"].as_f64()),
+        "check_in_cpu_budget": cpu_budget(nats, attendance),
     })
+}
+
+/// What one check-in costs in machine CPU against what its unavoidable
+/// parts cost, each measured in this run: the gRPC round trip with the same
+/// clients and headers doing nothing, verifying a new token's signature, and
+/// one durable event store append. `ceiling_per_sec` is how many check-ins
+/// a second those parts alone would allow with every core busy.
+fn cpu_budget(nats: &Value, attendance: &Value) -> Value {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let grpc = attendance["grpc_floor_open_loop"]["machine_cpu"]["cpu_us_per_op"].as_f64();
+    let token = attendance["token_verify_cpu_us"].as_f64();
+    let append = nats["durable"]["eventstore_batched_machine_cpu"]["cpu_us_per_op"].as_f64();
+    let (Some(grpc), Some(token), Some(append)) = (grpc, token, append) else {
+        return Value::Null;
+    };
+    let floor = grpc + token + append;
+    json!({
+        "grpc_round_trip_us": grpc,
+        "token_verify_us": token,
+        "durable_append_us": append,
+        "unavoidable_us": (floor * 10.0).round() / 10.0,
+        "check_in_new_token_us":
+            attendance["check_in_open_loop"]["machine_cpu"]["cpu_us_per_op"],
+        "check_in_cached_token_us":
+            attendance["check_in_closed_loop"]["machine_cpu"]["cpu_us_per_op"],
+        "ceiling_per_sec": (cpus * 1e6 / floor).round(),
+    })
+}
+
+/// Busy and total CPU time of the whole machine (all processes: the load
+/// generator, the services, NATS and PostgreSQL), from `/proc/stat`, in
+/// clock ticks. `None` where there is no `/proc`.
+#[derive(Clone, Copy)]
+pub struct CpuSample {
+    busy: u64,
+    total: u64,
+}
+
+impl CpuSample {
+    pub fn now() -> Option<CpuSample> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let line = stat.lines().next()?.strip_prefix("cpu ")?;
+        let ticks: Vec<u64> = line
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .ok()?;
+        // user nice system idle iowait irq softirq steal ...
+        let idle = ticks.get(3)? + ticks.get(4).copied().unwrap_or(0);
+        let total: u64 = ticks.iter().take(8).sum();
+        Some(CpuSample {
+            busy: total.saturating_sub(idle),
+            total,
+        })
+    }
+
+    /// Share of the machine busy since `self` (0-100), and the CPU time
+    /// spent per operation in microseconds over `ops` operations.
+    pub fn since(self, ops: usize) -> Value {
+        let Some(end) = CpuSample::now() else {
+            return Value::Null;
+        };
+        let (busy, total) = (end.busy - self.busy, end.total - self.total);
+        if total == 0 || ops == 0 {
+            return Value::Null;
+        }
+        let share = busy as f64 / total as f64;
+        // /proc/stat counts in USER_HZ ticks, 100 a second on Linux.
+        let busy_seconds = busy as f64 / 100.0;
+        json!({
+            "busy_pct": (share * 1000.0).round() / 10.0,
+            "cpu_us_per_op": (busy_seconds / ops as f64 * 1e7).round() / 10.0,
+        })
+    }
 }
