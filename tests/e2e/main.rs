@@ -3,7 +3,9 @@
 //! APIs and the event streams, as they do in production.
 //!
 //! One binary for the crate, so linking stays cheap; one module per scenario
-//! family.
+//! family, and `common` for what they share.
 
+mod activity;
 mod attendance;
+mod common;
 mod python_consumer;

@@ -7,15 +7,18 @@
 //! client's request id). With the durable NATS config (`sync_interval:
 //! always`) every acknowledged append is on disk; the [`append`] module
 //! keeps throughput by group-committing concurrent appends into JetStream
-//! atomic batches, one fsync per batch.
+//! atomic batches, one fsync per batch. The [`follow`] module keeps an
+//! in-memory state up to date with a stream.
 
 pub mod append;
 pub mod command;
 pub mod envelope;
+pub mod follow;
 pub mod stream;
 
 pub use append::{AppendError, AppendMode, Appended, Expected, NewEvent};
 pub use envelope::{Metadata, RecordedEvent, Upcaster, Upcasters, headers};
+pub use follow::{FollowError, Follower};
 pub use stream::{StreamSpec, ensure_stream};
 
 use std::sync::Arc;
@@ -167,5 +170,27 @@ impl EventStore {
             message: e.to_string(),
         })?;
         Ok(info.state.last_sequence)
+    }
+
+    /// The sequence of the last event on subjects matching `filter`
+    /// (wildcards allowed), 0 when there is none: how far a follower of
+    /// those subjects must get to have seen everything stored so far.
+    pub async fn last_sequence_of(&self, filter: &str) -> Result<u64, LoadError> {
+        match self.stream.get_last_raw_message_by_subject(filter).await {
+            Ok(m) => Ok(m.sequence),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    jetstream::stream::LastRawMessageErrorKind::NoMessageFound
+                ) =>
+            {
+                Ok(0)
+            }
+            Err(e) => Err(LoadError::Read {
+                subject: filter.to_owned(),
+                sequence: 0,
+                message: e.to_string(),
+            }),
+        }
     }
 }

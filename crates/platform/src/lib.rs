@@ -1,8 +1,10 @@
 //! Platform plumbing every Pantau service shares: layered configuration
 //! (defaults, optional file, `PANTAU_*` environment), tracing with optional
 //! OTLP export, W3C trace context across gRPC metadata and NATS headers, gRPC
-//! health and reflection, and graceful shutdown.
+//! health and reflection and the server around them, batched access-token
+//! verification, and graceful shutdown.
 
+pub mod authz;
 pub mod config;
 pub mod db;
 pub mod domain_error;
@@ -10,6 +12,7 @@ pub mod grpc;
 pub mod service_error;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tokens;
 
 pub use config::{ConfigError, Settings};
 pub use domain_error::DomainError;

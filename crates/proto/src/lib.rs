@@ -19,5 +19,11 @@ pub mod attendance {
     }
 }
 
+pub mod activity {
+    pub mod v1 {
+        tonic::include_proto!("pantau.activity.v1");
+    }
+}
+
 /// Encoded `FileDescriptorSet` of every Pantau proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("pantau_descriptor");

@@ -6,7 +6,9 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
-use pantau_eventstore::{AppendMode, EventStore, Expected, NewEvent, StreamSpec, Upcasters};
+use pantau_eventstore::{
+    AppendMode, EventStore, Expected, Follower, NewEvent, StreamSpec, Upcasters,
+};
 use pantau_platform::shutdown::Shutdown;
 use pantau_projection::{Runner, RunnerOptions};
 use pantau_proto::attendance::v1::attendance_service_server::AttendanceServiceServer;
@@ -15,10 +17,12 @@ use pantau_qr::StaticSigner;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
+use tonic::server::NamedService;
+use tonic::service::Routes;
 
 use crate::config::Config;
 use crate::core::{FOLLOWED_SUBJECTS, encode, qr_key_subject};
-use crate::directory::{Directory, Follower, apply_attendance_payload, apply_identity_payload};
+use crate::directory::{Directory, apply_attendance_payload, apply_identity_payload};
 use crate::domain::presence::Limits;
 use crate::grpc::{Api, Attendance};
 use crate::readmodel::AttendanceReadModel;
@@ -181,30 +185,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let listener = TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("failed to listen on {}", config.addr))?;
-    let addr = listener.local_addr()?;
-    let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<AttendanceServiceServer<Api>>()
-        .await;
-    let reflection = pantau_platform::grpc::reflection(pantau_proto::FILE_DESCRIPTOR_SET)?;
-    let svc = AttendanceServiceServer::new(Api(attendance.clone()));
-    let stop = shutdown.clone();
-    let server = tokio::spawn(async move {
-        // Small HTTP/2 frames: with Nagle's algorithm a response can wait for
-        // the client's delayed ACK (tens of milliseconds).
-        let incoming =
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-        let result = tonic::transport::Server::builder()
-            .trace_fn(pantau_platform::grpc::request_span)
-            .add_service(health)
-            .add_service(reflection)
-            .add_service(svc)
-            .serve_with_incoming_shutdown(incoming, async move { stop.wait().await })
-            .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "grpc server failed");
-        }
-    });
+    let routes = Routes::new(AttendanceServiceServer::new(Api(attendance.clone())));
+    let (addr, server) = pantau_platform::grpc::spawn_server(
+        listener,
+        AttendanceServiceServer::<Api>::NAME,
+        routes,
+        shutdown.clone(),
+    )
+    .await?;
     Ok(Running {
         addr,
         attendance,

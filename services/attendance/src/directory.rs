@@ -1,29 +1,25 @@
 //! What every replica keeps in memory: the registry as the identity stream
 //! tells it (agencies, units, workers, sites, token keys) and attendance's
 //! own long-lived records (QR keys, credential versions, scanners,
-//! schedules, leave). Each replica follows both streams with an ordered
-//! consumer, so scans and check-ins are judged without a database round
-//! trip and without ever reading identity's database.
+//! schedules, leave). Each replica follows both streams with a
+//! [`pantau_eventstore::Follower`] (an ordered consumer) applying
+//! [`apply_identity_payload`] and [`apply_attendance_payload`], so scans and
+//! check-ins are judged without a database round trip and without ever
+//! reading identity's database.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull::OrderedConfig};
-use futures::StreamExt;
 use pantau_authn::Verifier;
 use pantau_proto::events::v1::{
     AttendanceEvent, IdentityEvent, attendance_event::Event as A, identity_event::Event as I,
 };
 use pantau_qr::{CodeError, Credential, StaticCode, StaticVerifier};
 use prost::Message;
-use tokio::sync::watch;
 
 use crate::domain::geo::Point;
 use crate::domain::registry::{Agency, Leave, LeaveStatus, Site, TravelDestination, Worker};
 use crate::domain::session::Registry;
 use crate::domain::time::Schedule;
-use pantau_platform::shutdown::Shutdown;
 
 #[derive(Debug, Clone)]
 pub struct Scanner {
@@ -254,70 +250,6 @@ impl Registry for Directory {
 
     fn worker_secret(&self, credential: Credential) -> [u8; 32] {
         pantau_qr::worker_secret(&self.master_secret, credential)
-    }
-}
-
-/// Follows one stream into the directory; `seen` tells how far.
-pub struct Follower {
-    seen: watch::Receiver<u64>,
-}
-
-impl Follower {
-    /// Starts following `stream` (restricted to `filters`, all when empty)
-    /// from its first event, applying each with `apply`.
-    pub async fn start(
-        js: jetstream::Context,
-        stream: &str,
-        filters: Vec<String>,
-        directory: Arc<RwLock<Directory>>,
-        apply: fn(&mut Directory, &[u8]),
-        shutdown: Shutdown,
-    ) -> anyhow::Result<Follower> {
-        let stream = js.get_stream(stream).await?;
-        let consumer = stream
-            .create_consumer(OrderedConfig {
-                filter_subjects: filters,
-                deliver_policy: DeliverPolicy::All,
-                ..Default::default()
-            })
-            .await?;
-        let mut messages = consumer.messages().await?;
-        let (tx, seen) = watch::channel(0u64);
-        tokio::spawn(async move {
-            loop {
-                let next = tokio::select! {
-                    m = messages.next() => m,
-                    () = shutdown.wait() => return,
-                };
-                match next {
-                    Some(Ok(msg)) => {
-                        let seq = msg.info().map(|i| i.stream_sequence).unwrap_or(0);
-                        match directory.write() {
-                            Ok(mut d) => apply(&mut d, &msg.payload),
-                            Err(poisoned) => apply(&mut poisoned.into_inner(), &msg.payload),
-                        }
-                        tx.send_replace(seq);
-                    }
-                    Some(Err(e)) => {
-                        tracing::warn!(error = %e, "directory follower hiccup; the ordered consumer recovers");
-                    }
-                    None => return,
-                }
-            }
-        });
-        Ok(Follower { seen })
-    }
-
-    /// Waits until the follower has applied `sequence` (false on timeout).
-    pub async fn wait_for(&self, sequence: u64, timeout: Duration) -> bool {
-        let mut rx = self.seen.clone();
-        tokio::time::timeout(timeout, rx.wait_for(|s| *s >= sequence))
-            .await
-            .is_ok_and(|r| r.is_ok())
-    }
-
-    pub fn seen(&self) -> u64 {
-        *self.seen.borrow()
     }
 }
 

@@ -13,6 +13,8 @@ use pantau_proto::identity::v1::identity_service_server::IdentityServiceServer;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
+use tonic::server::NamedService;
+use tonic::service::Routes;
 
 use crate::config::Config;
 use crate::core::{encode, signing_key_subject};
@@ -147,27 +149,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let listener = TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("failed to listen on {}", config.addr))?;
-    let addr = listener.local_addr()?;
-    let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<IdentityServiceServer<Arc<Identity>>>()
-        .await;
-    let reflection = pantau_platform::grpc::reflection(pantau_proto::FILE_DESCRIPTOR_SET)?;
-    let svc = IdentityServiceServer::from_arc(identity.clone());
-    let stop = shutdown.clone();
-    let server = tokio::spawn(async move {
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-        let result = tonic::transport::Server::builder()
-            .trace_fn(pantau_platform::grpc::request_span)
-            .add_service(health)
-            .add_service(reflection)
-            .add_service(svc)
-            .serve_with_incoming_shutdown(incoming, async move { stop.wait().await })
-            .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "grpc server failed");
-        }
-    });
+    let routes = Routes::new(IdentityServiceServer::from_arc(identity.clone()));
+    let (addr, server) = pantau_platform::grpc::spawn_server(
+        listener,
+        IdentityServiceServer::<Arc<Identity>>::NAME,
+        routes,
+        shutdown.clone(),
+    )
+    .await?;
     Ok(Running {
         addr,
         identity,

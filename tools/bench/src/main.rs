@@ -1,8 +1,13 @@
-//! `make bench`: throughput and latency of the identity service beside the
-//! raw NATS JetStream and PostgreSQL ceilings, all measured in one run on
-//! throwaway servers. Prints one JSON document on stdout; progress goes to
-//! stderr. `PANTAU_BENCH_WORKERS` sets the import size (default 100,000).
+//! `make bench`: throughput and latency of the services beside the raw NATS
+//! JetStream and PostgreSQL ceilings, all measured in one run on throwaway
+//! servers. Prints one JSON document on stdout; progress goes to stderr.
+//! `PANTAU_BENCH_WORKERS` sets identity's import size (default 100,000),
+//! `PANTAU_BENCH_CHECKINS` attendance's check-ins (default 100,000),
+//! `PANTAU_BENCH_REPORTS` activity's reports (default 50,000).
+//! `PANTAU_BENCH_ONLY` runs only the listed parts beside the raw ceilings,
+//! comma-separated: `identity`, `attendance`, `activity`.
 
+mod activity;
 mod attendance;
 mod data;
 mod identity;
@@ -22,30 +27,51 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+const PARTS: [&str; 3] = ["identity", "attendance", "activity"];
+
+/// A positive count from the environment, or `default`.
+fn count(var: &str, default: usize) -> anyhow::Result<usize> {
+    match std::env::var(var) {
+        Ok(v) => v.parse().map_err(|e| anyhow::anyhow!("{var}={v:?}: {e}")),
+        Err(_) => Ok(default),
+    }
+}
+
+/// The parts `PANTAU_BENCH_ONLY` selects (all when unset or empty).
+fn selected() -> anyhow::Result<Vec<&'static str>> {
+    let only = std::env::var("PANTAU_BENCH_ONLY").unwrap_or_default();
+    let mut out = Vec::new();
+    for part in only.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some(known) = PARTS.iter().find(|p| p.eq_ignore_ascii_case(part)) else {
+            anyhow::bail!("PANTAU_BENCH_ONLY: unknown part {part:?} (one of {PARTS:?})");
+        };
+        out.push(*known);
+    }
+    Ok(if out.is_empty() { PARTS.to_vec() } else { out })
+}
+
 async fn run() -> anyhow::Result<serde_json::Value> {
-    let workers: usize = match std::env::var("PANTAU_BENCH_WORKERS") {
-        Ok(v) => v
-            .parse()
-            .map_err(|e| anyhow::anyhow!("PANTAU_BENCH_WORKERS={v:?}: {e}"))?,
-        Err(_) => 100_000,
-    };
+    let parts = selected()?;
+    let wants = |part: &str| parts.contains(&part);
+    let workers = count("PANTAU_BENCH_WORKERS", 100_000)?;
+    let checkins = count("PANTAU_BENCH_CHECKINS", 100_000)?;
+    let reports = count("PANTAU_BENCH_REPORTS", 50_000)?;
     let raw_nats = nats::run().await?;
     let pg = pantau_testkit::PgServer::spawn().await?;
     let raw_postgres = postgres::run(&pg).await?;
-    let checkins: usize = match std::env::var("PANTAU_BENCH_CHECKINS") {
-        Ok(v) => v
-            .parse()
-            .map_err(|e| anyhow::anyhow!("PANTAU_BENCH_CHECKINS={v:?}: {e}"))?,
-        Err(_) => 100_000,
-    };
-    let mut attendance = attendance::run(&pg, checkins).await?;
-    attendance["ratios"] = util::attendance_ratios(&raw_nats, &attendance);
-    let mut identity = if std::env::var("PANTAU_BENCH_ONLY").as_deref() == Ok("attendance") {
-        serde_json::Value::Null
-    } else {
-        identity::run(&pg, workers).await?
-    };
-    if !identity.is_null() {
+    let mut attendance = serde_json::Value::Null;
+    if wants("attendance") {
+        attendance = attendance::run(&pg, checkins).await?;
+        attendance["ratios"] = util::attendance_ratios(&raw_nats, &attendance);
+    }
+    let mut activity = serde_json::Value::Null;
+    if wants("activity") {
+        activity = activity::run(&pg, reports).await?;
+        activity["ratios"] = util::activity_ratios(&raw_nats, &activity);
+    }
+    let mut identity = serde_json::Value::Null;
+    if wants("identity") {
+        identity = identity::run(&pg, workers).await?;
         identity["ratios"] = util::ratios(&raw_nats, &raw_postgres, &identity);
     }
     Ok(serde_json::json!({
@@ -55,5 +81,6 @@ async fn run() -> anyhow::Result<serde_json::Value> {
         "raw_postgres": raw_postgres,
         "identity": identity,
         "attendance": attendance,
+        "activity": activity,
     }))
 }

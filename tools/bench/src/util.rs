@@ -74,6 +74,27 @@ pub fn attendance_ratios(nats: &Value, attendance: &Value) -> Value {
     })
 }
 
+/// How the activity figures compare with the raw JetStream ceilings
+/// measured in the same run. A report is one event; while reports come in,
+/// the supervisors' approvals add one event each.
+pub fn activity_ratios(nats: &Value, activity: &Value) -> Value {
+    let durable = &nats["durable"];
+    let reports = activity["reports_per_sec"].as_f64();
+    let events = activity["events_during_reports_per_sec"].as_f64();
+    json!({
+        "reports_vs_eventstore_batched":
+            ratio(reports, durable["eventstore_batched_per_sec"].as_f64()),
+        "reports_vs_raw_publish_pipelined":
+            ratio(reports, durable["publish_pipelined_per_sec"].as_f64()),
+        "events_vs_eventstore_batched":
+            ratio(events, durable["eventstore_batched_per_sec"].as_f64()),
+        "report_cpu_us_vs_durable_append_cpu_us": ratio(
+            activity["reports"]["machine_cpu"]["cpu_us_per_op"].as_f64(),
+            durable["eventstore_batched_machine_cpu"]["cpu_us_per_op"].as_f64(),
+        ),
+    })
+}
+
 /// What one check-in costs in machine CPU against what its unavoidable
 /// parts cost, each measured in this run: the gRPC round trip with the same
 /// clients and headers doing nothing, verifying a new token's signature, and

@@ -327,3 +327,31 @@ async fn an_atomic_append_stores_several_events_of_one_subject_together_or_not_a
     assert_eq!(bodies, ["opened", "a-0", "a-1", "a-2", "a-3", "a-4"]);
     Ok(())
 }
+
+#[tokio::test]
+async fn the_last_sequence_of_a_wildcard_filter_is_its_newest_event() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let es = store(&nats, AppendMode::default()).await?;
+    assert_eq!(es.last_sequence_of("pantau.test.kind_a.>").await?, 0);
+    let a1 = es
+        .append(event("pantau.test.kind_a.1", "a", Expected::Any, None))
+        .await?;
+    let a2 = es
+        .append(event("pantau.test.kind_a.2", "b", Expected::Any, None))
+        .await?;
+    let b = es
+        .append(event("pantau.test.kind_b.1", "c", Expected::Any, None))
+        .await?;
+    assert!(a1.sequence < a2.sequence && a2.sequence < b.sequence);
+    assert_eq!(
+        es.last_sequence_of("pantau.test.kind_a.>").await?,
+        a2.sequence
+    );
+    assert_eq!(
+        es.last_sequence_of("pantau.test.kind_a.1").await?,
+        a1.sequence
+    );
+    assert_eq!(es.last_sequence_of("pantau.test.>").await?, b.sequence);
+    assert_eq!(es.last_sequence_of("pantau.test.kind_c.>").await?, 0);
+    Ok(())
+}

@@ -1,70 +1,28 @@
-//! Who may do what. Roles come from identity's access tokens; scopes
-//! (agency, unit, supervised workers) from the registry.
+//! Who may do what. Roles come from identity's access tokens (the caller is
+//! the shared `pantau_platform::authz::Principal`); scopes (agency, unit,
+//! supervised workers) from the registry.
+
+pub use pantau_platform::authz::{Principal, Role};
 
 use super::DomainError;
 use super::registry::Worker;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Worker,
-    Supervisor,
-    AgencyAdmin,
-    ProvinceAdmin,
-    Auditor,
-    Scanner,
-}
-
-impl Role {
-    pub fn parse(s: &str) -> Option<Role> {
-        Some(match s {
-            "worker" => Role::Worker,
-            "supervisor" => Role::Supervisor,
-            "agency_admin" => Role::AgencyAdmin,
-            "province_admin" => Role::ProvinceAdmin,
-            "auditor" => Role::Auditor,
-            "scanner" => Role::Scanner,
-            _ => return None,
-        })
-    }
-}
-
-/// The caller of a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub subject: String,
-    pub roles: Vec<Role>,
-    pub agency_id: Option<String>,
-    pub worker_id: Option<String>,
-}
-
-impl Principal {
-    pub fn has(&self, role: Role) -> bool {
-        self.roles.contains(&role)
-    }
-
-    pub fn is_province_admin(&self) -> bool {
-        self.has(Role::ProvinceAdmin)
-    }
-
-    /// Province admins manage every agency; agency admins their own.
-    pub fn manages_agency(&self, agency_id: &str) -> bool {
-        self.is_province_admin()
-            || (self.has(Role::AgencyAdmin) && self.agency_id.as_deref() == Some(agency_id))
-    }
-
-    pub fn is_worker(&self, worker_id: &str) -> bool {
-        self.worker_id.as_deref() == Some(worker_id)
-    }
-
-    pub fn supervises(&self, worker: &Worker) -> bool {
-        self.has(Role::Supervisor)
-            && !worker.supervisor_id.is_empty()
-            && self.worker_id.as_deref() == Some(worker.supervisor_id.as_str())
-    }
+/// What a caller may do to a particular worker's attendance.
+pub trait WorkerAccess {
+    /// A supervisor account whose worker record supervises `worker`.
+    fn supervises(&self, worker: &Worker) -> bool;
 
     /// Reading a worker's attendance: the worker, their supervisor, their
     /// agency's admins, province admins and auditors.
-    pub fn may_read(&self, worker: &Worker) -> Result<(), DomainError> {
+    fn may_read(&self, worker: &Worker) -> Result<(), DomainError>;
+}
+
+impl WorkerAccess for Principal {
+    fn supervises(&self, worker: &Worker) -> bool {
+        self.is_supervisor(&worker.supervisor_id)
+    }
+
+    fn may_read(&self, worker: &Worker) -> Result<(), DomainError> {
         if self.is_worker(&worker.id)
             || self.supervises(worker)
             || self.manages_agency(&worker.agency_id)
@@ -76,27 +34,6 @@ impl Principal {
                 "only the worker, their supervisor, their agency's admins and auditors may see this"
                     .into(),
             ))
-        }
-    }
-
-    /// Reading an agency's figures.
-    pub fn may_read_agency(&self, agency_id: &str) -> Result<(), DomainError> {
-        if self.manages_agency(agency_id) || self.has(Role::Auditor) {
-            Ok(())
-        } else {
-            Err(DomainError::PermissionDenied(format!(
-                "only agency {agency_id}'s admins, province admins and auditors may see this"
-            )))
-        }
-    }
-
-    pub fn must_manage(&self, agency_id: &str) -> Result<(), DomainError> {
-        if self.manages_agency(agency_id) {
-            Ok(())
-        } else {
-            Err(DomainError::PermissionDenied(format!(
-                "only agency {agency_id}'s admins and province admins may do this"
-            )))
         }
     }
 }

@@ -13,29 +13,9 @@ pub mod registry;
 pub mod session;
 pub mod time;
 
-pub use authz::{Principal, Role};
+pub use authz::{Principal, Role, WorkerAccess};
+pub use pantau_platform::authz::parse_request_id;
 pub use error::DomainError;
-
-/// Field `request_id`: 1-128 chars of `A-Z a-z 0-9 . _ : -`, safe to use
-/// verbatim in a `Nats-Msg-Id` header.
-pub fn parse_request_id(s: &str) -> Result<&str, DomainError> {
-    if s.is_empty() || s.len() > 128 {
-        return Err(DomainError::invalid(
-            "request_id",
-            "must be 1-128 characters",
-        ));
-    }
-    if !s
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'))
-    {
-        return Err(DomainError::invalid(
-            "request_id",
-            "may contain only A-Z, a-z, 0-9, '.', '_', ':' and '-'",
-        ));
-    }
-    Ok(s)
-}
 
 /// Field `field` holding an id (a UUID).
 pub fn parse_id(s: &str, field: &str) -> Result<uuid::Uuid, DomainError> {

@@ -7,7 +7,7 @@ use sqlx::Row;
 use super::{Attendance, not_found};
 use crate::core::{execute, leave_subject};
 use crate::domain::leave::{self, LeaveState};
-use crate::domain::{DomainError, Principal, parse_id};
+use crate::domain::{DomainError, Principal, WorkerAccess, parse_id};
 use crate::error::ServiceError;
 
 pub async fn request(

@@ -9,14 +9,14 @@ mod leave;
 mod queries;
 mod scanners;
 pub mod sessions;
-mod tokens;
 
 use std::pin::Pin;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use pantau_eventstore::EventStore;
+use pantau_eventstore::{EventStore, Follower};
+use pantau_platform::tokens::TokenChecker;
 use pantau_projection::ProjectionHandle;
 use pantau_proto::attendance::v1::{self as api, attendance_service_server::AttendanceService};
 use pantau_qr::StaticSigner;
@@ -24,9 +24,9 @@ use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
 use crate::core::Ctx;
-use crate::directory::{Directory, Follower};
+use crate::directory::Directory;
 use crate::domain::presence::Limits;
-use crate::domain::{DomainError, Principal, Role, parse_request_id};
+use crate::domain::{DomainError, Principal, parse_request_id};
 use crate::error::ServiceError;
 
 /// Everything a handler needs.
@@ -43,7 +43,7 @@ pub struct Attendance {
     pub qr_tolerance_steps: u64,
     clock: RwLock<Clock>,
     pub sessions: sessions::SessionCache,
-    tokens: tokens::TokenChecker,
+    tokens: TokenChecker,
 }
 
 type Rpc<T> = Result<Response<T>, Status>;
@@ -78,7 +78,7 @@ impl Attendance {
             qr_tolerance_steps,
             clock: RwLock::new(Arc::new(Utc::now)),
             sessions: sessions::SessionCache::default(),
-            tokens: tokens::TokenChecker::start(),
+            tokens: TokenChecker::start(),
         }
     }
 
@@ -109,19 +109,11 @@ impl Attendance {
     pub async fn principal<T>(&self, req: &Request<T>) -> Result<Principal, ServiceError> {
         let token = pantau_authn::bearer_token(req.metadata())?;
         let now = self.now().timestamp();
-        let claims = match self.tokens.remembered(token, now) {
-            Some(c) => c,
-            None => {
-                let pending = self.dir().token_keys.prepare(token, now)?;
-                self.tokens.verify(token, pending).await?
-            }
-        };
-        Ok(Principal {
-            subject: claims.sub,
-            roles: claims.roles.iter().filter_map(|r| Role::parse(r)).collect(),
-            agency_id: claims.agency,
-            worker_id: claims.worker,
-        })
+        let claims = self
+            .tokens
+            .claims(token, now, |t, now| self.dir().token_keys.prepare(t, now))
+            .await?;
+        Ok(Principal::from_claims(claims))
     }
 
     pub fn ctx(&self, p: &Principal, request_id: &str) -> Result<Ctx, ServiceError> {

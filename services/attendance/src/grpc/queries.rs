@@ -9,7 +9,7 @@ use sqlx::Row;
 use super::{Attendance, not_found};
 use crate::domain::daily::{DayFacts, Today, judge_day};
 use crate::domain::time::{local_moment, parse_date, parse_month, timestamp};
-use crate::domain::{DomainError, Principal, Role};
+use crate::domain::{DomainError, Principal, Role, WorkerAccess};
 use crate::error::ServiceError;
 
 fn facts(r: &sqlx::postgres::PgRow) -> DayFacts {

@@ -1,0 +1,184 @@
+//! Following a stream into memory: an ordered consumer delivers every event
+//! (from the first) to a function that folds it into some state, so a
+//! replica can judge requests without a database round trip. The state is
+//! shared behind an `RwLock` that requests read and the follower writes.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull::OrderedConfig};
+use futures::StreamExt;
+use pantau_platform::shutdown::Shutdown;
+use tokio::sync::watch;
+
+/// The stream could not be followed (missing, or the consumer refused).
+#[derive(Debug, thiserror::Error)]
+#[error("failed to follow stream {stream}: {message}")]
+pub struct FollowError {
+    pub stream: String,
+    pub message: String,
+}
+
+/// Follows one stream into a shared state; `seen` tells how far.
+pub struct Follower {
+    seen: watch::Receiver<u64>,
+}
+
+impl Follower {
+    /// Starts following `stream` (restricted to `filters`, all when empty)
+    /// from its first event, applying each payload to `state` with `apply`
+    /// under the write lock. The task ends with `shutdown`.
+    pub async fn start<T: Send + Sync + 'static>(
+        js: jetstream::Context,
+        stream: &str,
+        filters: Vec<String>,
+        state: Arc<RwLock<T>>,
+        apply: fn(&mut T, &[u8]),
+        shutdown: Shutdown,
+    ) -> Result<Follower, FollowError> {
+        let err = |e: &dyn std::fmt::Display| FollowError {
+            stream: stream.to_owned(),
+            message: e.to_string(),
+        };
+        let stream = js.get_stream(stream).await.map_err(|e| err(&e))?;
+        let consumer = stream
+            .create_consumer(OrderedConfig {
+                filter_subjects: filters,
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| err(&e))?;
+        let mut messages = consumer.messages().await.map_err(|e| err(&e))?;
+        let (tx, seen) = watch::channel(0u64);
+        let name = stream.cached_info().config.name.clone();
+        tokio::spawn(async move {
+            loop {
+                let next = tokio::select! {
+                    m = messages.next() => m,
+                    () = shutdown.wait() => return,
+                };
+                match next {
+                    Some(Ok(msg)) => {
+                        let seq = msg.info().map(|i| i.stream_sequence).unwrap_or(0);
+                        match state.write() {
+                            Ok(mut s) => apply(&mut s, &msg.payload),
+                            Err(poisoned) => apply(&mut poisoned.into_inner(), &msg.payload),
+                        }
+                        tx.send_replace(seq);
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(stream = %name, error = %e, "stream follower hiccup; the ordered consumer recovers");
+                    }
+                    None => return,
+                }
+            }
+        });
+        Ok(Follower { seen })
+    }
+
+    /// Waits until the follower has applied `sequence` (false on timeout).
+    pub async fn wait_for(&self, sequence: u64, timeout: Duration) -> bool {
+        let mut rx = self.seen.clone();
+        tokio::time::timeout(timeout, rx.wait_for(|s| *s >= sequence))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// The stream sequence of the last event applied (0 before the first).
+    pub fn seen(&self) -> u64 {
+        *self.seen.borrow()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use pantau_testkit::NatsServer;
+
+    use super::*;
+    use crate::{AppendMode, EventStore, Expected, NewEvent, StreamSpec, Upcasters};
+
+    fn event(subject: &str, body: &str) -> NewEvent {
+        NewEvent {
+            subject: subject.to_owned(),
+            event_type: "ThingHappened".into(),
+            schema_version: 1,
+            payload: Bytes::from(body.to_owned()),
+            expected: Expected::Any,
+            msg_id: None,
+            metadata: Default::default(),
+        }
+    }
+
+    fn push(seen: &mut Vec<String>, payload: &[u8]) {
+        seen.push(String::from_utf8_lossy(payload).into_owned());
+    }
+
+    fn read(state: &RwLock<Vec<String>>) -> Vec<String> {
+        match state.read() {
+            Ok(s) => s.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_follower_applies_the_filtered_events_old_and_new_in_order() -> anyhow::Result<()> {
+        let nats = NatsServer::start().await?;
+        let store = EventStore::open(
+            nats.client().await?,
+            &StreamSpec::for_context("follow"),
+            AppendMode::Pipelined,
+            Upcasters::new(),
+        )
+        .await?;
+        store.append(event("pantau.follow.kept.1", "a")).await?;
+        store.append(event("pantau.follow.other.1", "x")).await?;
+        let b = store.append(event("pantau.follow.kept.2", "b")).await?;
+        let state = Arc::new(RwLock::new(Vec::new()));
+        let shutdown = Shutdown::new();
+        let follower = Follower::start(
+            store.jetstream().clone(),
+            store.stream_name(),
+            vec!["pantau.follow.kept.>".into()],
+            state.clone(),
+            push,
+            shutdown.clone(),
+        )
+        .await?;
+        assert!(follower.wait_for(b.sequence, Duration::from_secs(10)).await);
+        assert_eq!(read(&state), ["a", "b"]);
+        let c = store.append(event("pantau.follow.kept.1", "c")).await?;
+        assert!(follower.wait_for(c.sequence, Duration::from_secs(10)).await);
+        assert_eq!(follower.seen(), c.sequence);
+        assert_eq!(read(&state), ["a", "b", "c"]);
+        assert!(
+            !follower
+                .wait_for(c.sequence + 1, Duration::from_millis(100))
+                .await
+        );
+        shutdown.trigger();
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn following_a_missing_stream_names_it() -> anyhow::Result<()> {
+        let nats = NatsServer::start().await?;
+        let js = jetstream::new(nats.client().await?);
+        let state = Arc::new(RwLock::new(Vec::new()));
+        let result = Follower::start(
+            js,
+            "PANTAU_NOWHERE",
+            Vec::new(),
+            state,
+            push,
+            Shutdown::new(),
+        )
+        .await;
+        let Err(e) = result else {
+            anyhow::bail!("followed a stream that does not exist");
+        };
+        assert_eq!(e.stream, "PANTAU_NOWHERE");
+        Ok(())
+    }
+}

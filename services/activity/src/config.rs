@@ -1,0 +1,98 @@
+//! Every setting of the activity service, with its default.
+
+use pantau_platform::{ConfigError, Settings};
+
+pub const DEFAULTS: &[(&str, &str)] = &[
+    ("PANTAU_NATS_URL", "nats://127.0.0.1:4222"),
+    (
+        "PANTAU_DATABASE_URL",
+        "postgres://pantau@127.0.0.1:5432/postgres",
+    ),
+    ("PANTAU_ACTIVITY_DATABASE", "pantau_activity"),
+    ("PANTAU_ACTIVITY_ADDR", "127.0.0.1:50053"),
+    ("PANTAU_NATS_DURABLE_BATCHING", "true"),
+    ("PANTAU_ACTIVITY_GRACE_DAYS", "3"),
+];
+
+/// Longest grace period: a month's reports must be settled before scoring.
+pub const MAX_GRACE_DAYS: u32 = 31;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub nats_url: String,
+    /// Server URL; the service uses (and creates) `database` on it.
+    pub database_url: String,
+    pub database: String,
+    pub addr: std::net::SocketAddr,
+    pub batching: bool,
+    /// Days after which a day's reports close (e-PHL's "batas waktu").
+    pub grace_days: u32,
+}
+
+impl Config {
+    pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
+        let grace_days: u32 = s.parse("PANTAU_ACTIVITY_GRACE_DAYS")?;
+        if grace_days > MAX_GRACE_DAYS {
+            return Err(ConfigError::Invalid {
+                key: "PANTAU_ACTIVITY_GRACE_DAYS".into(),
+                reason: format!(
+                    "at most {MAX_GRACE_DAYS}: a month's reports must close before it is scored"
+                ),
+            });
+        }
+        Ok(Self {
+            nats_url: s.require("PANTAU_NATS_URL")?.to_owned(),
+            database_url: s.require("PANTAU_DATABASE_URL")?.to_owned(),
+            database: s.require("PANTAU_ACTIVITY_DATABASE")?.to_owned(),
+            addr: s.parse("PANTAU_ACTIVITY_ADDR")?,
+            batching: s.parse("PANTAU_NATS_DURABLE_BATCHING")?,
+            grace_days,
+        })
+    }
+
+    /// An in-process service for tests, tools and benchmarks: any free port,
+    /// its own fresh database on `database_url`'s server, durable batching.
+    pub fn in_process(nats_url: &str, database_url: &str) -> Self {
+        Self {
+            nats_url: nats_url.to_owned(),
+            database_url: database_url.to_owned(),
+            database: format!("activity_{}", uuid::Uuid::new_v4().simple()),
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            batching: true,
+            grace_days: 3,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(env: &[(&str, &str)]) -> Settings {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_sources(DEFAULTS, &env).unwrap()
+    }
+
+    #[test]
+    fn defaults_make_a_working_config() {
+        let c = Config::from_settings(&settings(&[])).unwrap();
+        assert_eq!(c.addr.port(), 50053);
+        assert_eq!((c.database.as_str(), c.grace_days), ("pantau_activity", 3));
+        assert!(c.batching);
+    }
+
+    #[test]
+    fn bad_settings_are_refused_by_name() {
+        for (key, value) in [
+            ("PANTAU_ACTIVITY_GRACE_DAYS", "32"),
+            ("PANTAU_ACTIVITY_GRACE_DAYS", "-1"),
+            ("PANTAU_ACTIVITY_ADDR", "nowhere"),
+        ] {
+            let err = Config::from_settings(&settings(&[(key, value)])).unwrap_err();
+            assert!(err.to_string().contains(key), "{err}");
+        }
+    }
+}
