@@ -357,8 +357,15 @@ async fn committer(
             }
         }
         carry = waiting;
-        {
-            let mut rx = rx.lock().await;
+        // With appends already in hand, never wait for the queue: the other
+        // committer may be holding it while it waits for new appends, and
+        // these would stall until some unrelated append came along.
+        let queue = if batch.is_empty() {
+            Some(rx.lock().await)
+        } else {
+            rx.try_lock().ok()
+        };
+        if let Some(mut rx) = queue {
             if batch.is_empty() {
                 match rx.recv().await {
                     Some(p) => {

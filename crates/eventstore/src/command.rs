@@ -1,7 +1,7 @@
 //! The command loop every event-sourced aggregate shares: load the
 //! aggregate's subject, fold it, decide, append with the expected sequence,
-//! and on a conflict start over. Retries are recognised by the request id
-//! stored with the events: the decision is re-made on the state before them
+//! and on a conflict start over. Retries are recognised by the message ids
+//! stored with the events (`<msg_id_prefix>:<index>`): the decision is re-made on the state before them
 //! and only the events not yet stored are appended (each with its own
 //! `Nats-Msg-Id`), so a retried command returns the original outcome and
 //! stores nothing twice.
@@ -131,7 +131,16 @@ where
         for r in &loaded {
             events.push((codec.decode)(r).ok_or(CommandError::Undecodable(r.sequence))?);
         }
-        let mine = |r: &RecordedEvent| r.request_id.as_deref() == Some(cmd.request_id.as_str());
+        // A retry is recognised by its message ids, which name the caller,
+        // the request and (for a request running several commands) the
+        // command: a request id reused by someone else, or by another
+        // command of the same request, is not mistaken for this one.
+        let mine = |r: &RecordedEvent| {
+            r.msg_id
+                .as_deref()
+                .and_then(|m| m.strip_prefix(cmd.msg_id_prefix.as_str()))
+                .is_some_and(|rest| rest.starts_with(':'))
+        };
         let ours = loaded.iter().position(mine);
         let already = loaded.iter().filter(|r| mine(r)).count();
         let prior = events[..ours.unwrap_or(events.len())]
@@ -160,6 +169,18 @@ where
         }
         if conflict {
             continue;
+        }
+        // A retry whose events were all stored answers as the first call
+        // did: with the state right after its own last event, whatever
+        // came later.
+        if remaining.is_empty()
+            && let Some(own) = loaded.iter().rposition(mine)
+        {
+            return Ok(Executed {
+                state: events[..=own].iter().fold(S::default(), evolve),
+                last_sequence: loaded[own].sequence,
+                appended: 0,
+            });
         }
         let state = events
             .iter()

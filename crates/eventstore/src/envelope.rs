@@ -56,6 +56,8 @@ pub struct RecordedEvent {
     pub request_id: Option<String>,
     pub actor: Option<String>,
     pub traceparent: Option<String>,
+    /// The `Nats-Msg-Id` it was stored under (which command stored it).
+    pub msg_id: Option<String>,
     pub payload: Bytes,
 }
 
@@ -152,6 +154,7 @@ impl RecordedEvent {
             request_id: header(h, headers::REQUEST_ID),
             actor: header(h, headers::ACTOR),
             traceparent: header(h, headers::TRACEPARENT),
+            msg_id: header(h, headers::MSG_ID),
             payload,
         })
     }

@@ -32,6 +32,11 @@ impl Default for RunnerOptions {
     }
 }
 
+/// How often a standby tries to become the leader.
+const STANDBY_LOCK_RETRY: Duration = Duration::from_secs(2);
+/// How often a standby reads the leader's checkpoint.
+const STANDBY_POLL: Duration = Duration::from_millis(25);
+
 /// Live view of a running projection.
 #[derive(Clone)]
 pub struct ProjectionHandle {
@@ -341,16 +346,31 @@ impl<P: Projection> Runner<P> {
         let name = self.projection.name();
         // Leader election: one instance applies; the lock dies with the session.
         let mut leader = self.pool.acquire().await?.detach();
+        let mut next_try = tokio::time::Instant::now();
         loop {
-            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-                .bind(lock_key(name, "leader"))
-                .fetch_one(&mut leader)
-                .await?;
-            if got {
-                break;
+            if tokio::time::Instant::now() >= next_try {
+                let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                    .bind(lock_key(name, "leader"))
+                    .fetch_one(&mut leader)
+                    .await?;
+                if got {
+                    break;
+                }
+                next_try = tokio::time::Instant::now() + STANDBY_LOCK_RETRY;
             }
+            // A standby follows the leader's checkpoint, so a read on this
+            // replica that waits for its own write (read your writes) ends
+            // as soon as the leader has applied it.
+            let applied = read_checkpoint(&self.pool, name).await?;
+            checkpoint.send_if_modified(|c| {
+                let newer = applied > *c;
+                if newer {
+                    *c = applied;
+                }
+                newer
+            });
             tokio::select! {
-                () = tokio::time::sleep(Duration::from_secs(2)) => {}
+                () = tokio::time::sleep(STANDBY_POLL) => {}
                 () = shutdown.wait() => return Ok(()),
             }
         }

@@ -82,11 +82,15 @@ pub const CODEC: Codec<Event> = Codec {
     event_type,
 };
 
-/// Who asked, and under which request id.
+/// Who asked, under which request id, and a digest of what they asked.
 #[derive(Debug, Clone)]
 pub struct Ctx {
     pub request_id: String,
     pub actor: String,
+    /// Hex SHA-256 (first 8 bytes) of the encoded request: a request id
+    /// reused for a different request is a new command, never answered
+    /// with the first one's outcome.
+    pub fingerprint: String,
 }
 
 impl Ctx {
@@ -102,7 +106,10 @@ impl Ctx {
     fn command(&self, scope: &str) -> Command {
         Command {
             request_id: self.request_id.clone(),
-            msg_id_prefix: format!("{}:{}:{scope}", self.actor, self.request_id),
+            msg_id_prefix: format!(
+                "{}:{}:{scope}:{}",
+                self.actor, self.request_id, self.fingerprint
+            ),
             metadata: self.metadata(),
         }
     }
@@ -112,6 +119,8 @@ impl Ctx {
 /// with the expected sequence (a retried request returns its first outcome
 /// and stores nothing twice). `scope` tells apart several commands one
 /// request runs (a bulk approval's reports).
+///
+/// Message ids are `<actor>:<request id>:<scope>:<fingerprint>:<index>`.
 pub async fn execute<S, D>(
     store: &EventStore,
     subject: &str,

@@ -885,59 +885,52 @@ pub mod queries {
         })
     }
 
-    /// Reports waiting for `supervisor_id`'s review, oldest first (at most
-    /// `limit`), and how many wait in all.
-    pub async fn review_queue_supervisor(
-        pool: &PgPool,
-        supervisor_id: &str,
-        limit: i64,
-        now: DateTime<Utc>,
-    ) -> Result<(Vec<api::QueueItem>, u32), sqlx::Error> {
-        let rows = sqlx::query(concat!(
-            report_select!(),
-            "WHERE r.status = 1 AND r.supervisor_id = $1
-            ORDER BY r.pending_since, r.report_id LIMIT $2"
-        ))
-        .bind(supervisor_id)
-        .bind(limit.max(0))
-        .fetch_all(pool)
-        .await?;
-        let total: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM activity_read.reports WHERE status = 1 AND supervisor_id = $1",
-        )
-        .bind(supervisor_id)
-        .fetch_one(pool)
-        .await?;
-        let items = rows
-            .iter()
-            .map(|r| queue_item(r, now))
-            .collect::<Result<_, _>>()?;
-        Ok((items, count(total)))
+    /// Whose review queue.
+    #[derive(Debug, Clone, Copy)]
+    pub enum Queue<'a> {
+        /// Reports filed with this supervisor.
+        Supervisor(&'a str),
+        /// Every report waiting anywhere in this agency.
+        Agency(&'a str),
     }
 
-    /// Reports waiting for review anywhere in `agency_id`, oldest first (at
-    /// most `limit`), and how many wait in all.
-    pub async fn review_queue_agency(
+    /// Reports waiting in `queue`, oldest first (at most `limit`), and how
+    /// many wait in all.
+    pub async fn review_queue(
         pool: &PgPool,
-        agency_id: &str,
+        queue: Queue<'_>,
         limit: i64,
         now: DateTime<Utc>,
     ) -> Result<(Vec<api::QueueItem>, u32), sqlx::Error> {
-        let rows = sqlx::query(concat!(
-            report_select!(),
-            "WHERE r.status = 1 AND r.agency_id = $1
-            ORDER BY r.pending_since, r.report_id LIMIT $2"
-        ))
-        .bind(agency_id)
-        .bind(limit.max(0))
-        .fetch_all(pool)
-        .await?;
-        let total: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM activity_read.reports WHERE status = 1 AND agency_id = $1",
-        )
-        .bind(agency_id)
-        .fetch_one(pool)
-        .await?;
+        let (select, count_sql, key) = match queue {
+            Queue::Supervisor(id) => (
+                concat!(
+                    report_select!(),
+                    "WHERE r.status = 1 AND r.supervisor_id = $1
+                    ORDER BY r.pending_since, r.report_id LIMIT $2"
+                ),
+                "SELECT count(*) FROM activity_read.reports WHERE status = 1 AND supervisor_id = $1",
+                id,
+            ),
+            Queue::Agency(id) => (
+                concat!(
+                    report_select!(),
+                    "WHERE r.status = 1 AND r.agency_id = $1
+                    ORDER BY r.pending_since, r.report_id LIMIT $2"
+                ),
+                "SELECT count(*) FROM activity_read.reports WHERE status = 1 AND agency_id = $1",
+                id,
+            ),
+        };
+        let rows = sqlx::query(select)
+            .bind(key)
+            .bind(limit.max(0))
+            .fetch_all(pool)
+            .await?;
+        let total: i64 = sqlx::query_scalar(count_sql)
+            .bind(key)
+            .fetch_one(pool)
+            .await?;
         let items = rows
             .iter()
             .map(|r| queue_item(r, now))
@@ -1193,6 +1186,7 @@ mod tests {
                 request_id: None,
                 actor: None,
                 traceparent: None,
+                msg_id: None,
                 payload: crate::core::encode(&e),
             }
         }
@@ -1476,10 +1470,10 @@ mod tests {
                 )
                 .await
                 .unwrap(),
-                queries::review_queue_supervisor(pool, "SUP", 2, now)
+                queries::review_queue(pool, queries::Queue::Supervisor("SUP"), 2, now)
                     .await
                     .unwrap(),
-                queries::review_queue_agency(pool, "A", 10, now)
+                queries::review_queue(pool, queries::Queue::Agency("A"), 10, now)
                     .await
                     .unwrap(),
                 queries::agency_volume(

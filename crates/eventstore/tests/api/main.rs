@@ -355,3 +355,35 @@ async fn the_last_sequence_of_a_wildcard_filter_is_its_newest_event() -> anyhow:
     assert_eq!(es.last_sequence_of("pantau.test.kind_c.>").await?, 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn concurrent_appends_to_one_subject_all_complete_without_other_traffic() -> anyhow::Result<()>
+{
+    let nats = NatsServer::start().await?;
+    let es = store(&nats, AppendMode::default()).await?;
+    // A subject appears once per atomic batch, so most of these are carried
+    // over to later batches; none may wait for unrelated appends to come.
+    let appends = (0..20).map(|i| {
+        let es = es.clone();
+        async move {
+            es.append(event(
+                "pantau.test.busy.1",
+                &i.to_string(),
+                Expected::Any,
+                None,
+            ))
+            .await
+        }
+    });
+    let results = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        futures::future::join_all(appends),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("appends to one subject stalled"))?;
+    for r in results {
+        r?;
+    }
+    assert_eq!(es.load("pantau.test.busy.1").await?.len(), 20);
+    Ok(())
+}

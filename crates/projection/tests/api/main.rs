@@ -255,3 +255,45 @@ async fn an_unappliable_event_is_dead_lettered_not_lost_or_blocking() -> anyhow:
     shutdown.trigger();
     Ok(())
 }
+
+#[tokio::test]
+async fn a_standby_sees_what_the_leader_applied() -> anyhow::Result<()> {
+    let env = env().await?;
+    let (s1, s2) = (Shutdown::new(), Shutdown::new());
+    let leader = Runner::new(
+        Tally,
+        env.pool.clone(),
+        env.store.clone(),
+        RunnerOptions::default(),
+    )
+    .spawn(s1.clone())
+    .await?;
+    let first = put(&env.store, "pantau.test.thing.a", "1").await?;
+    assert!(leader.wait_for(first, Duration::from_secs(10)).await);
+    // The second runner cannot take the lead while the first holds it: it
+    // applies nothing, but its handle must still see the leader's progress
+    // (a read on that replica waits for its own write).
+    let standby = Runner::new(
+        Tally,
+        env.pool.clone(),
+        env.store.clone(),
+        RunnerOptions::default(),
+    )
+    .spawn(s2.clone())
+    .await?;
+    let second = put(&env.store, "pantau.test.thing.a", "2").await?;
+    let started = std::time::Instant::now();
+    assert!(standby.wait_for(second, Duration::from_secs(5)).await);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the standby took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        totals(&env.pool).await?,
+        vec![("pantau.test.thing.a".into(), 2, 3)]
+    );
+    s1.trigger();
+    s2.trigger();
+    Ok(())
+}

@@ -14,7 +14,7 @@ pub async fn publish(
     p: &Principal,
     req: api::PublishCatalogRequest,
 ) -> Result<api::PublishCatalogResponse, ServiceError> {
-    let ctx = a.ctx(p, &req.request_id)?;
+    let ctx = a.ctx(p, &req.request_id, &req)?;
     let effective_from = parse_date(&req.effective_from, "effective_from")?;
     catalog::validate_activities(&req.activities)?;
     if req.agency_id.is_empty() {

@@ -105,10 +105,19 @@ impl Activity {
         Ok(Principal::from_claims(claims))
     }
 
-    pub fn ctx(&self, p: &Principal, request_id: &str) -> Result<Ctx, ServiceError> {
+    /// The command context of `req`, whose `request_id` is `request_id`.
+    pub fn ctx(
+        &self,
+        p: &Principal,
+        request_id: &str,
+        req: &impl prost::Message,
+    ) -> Result<Ctx, ServiceError> {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(req.encode_to_vec());
         Ok(Ctx {
             request_id: parse_request_id(request_id)?.to_owned(),
             actor: p.subject.clone(),
+            fingerprint: hex::encode(&digest[..8]),
         })
     }
 

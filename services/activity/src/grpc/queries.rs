@@ -69,7 +69,13 @@ pub async fn review_queue(
         && req.agency_id.is_empty()
     {
         a.settle_read_to_now().await;
-        queries::review_queue_supervisor(&a.pool, me, i64::from(limit), now).await?
+        queries::review_queue(
+            &a.pool,
+            queries::Queue::Supervisor(me),
+            i64::from(limit),
+            now,
+        )
+        .await?
     } else {
         let agency = if req.agency_id.is_empty() {
             p.agency_id.clone().unwrap_or_default()
@@ -84,7 +90,13 @@ pub async fn review_queue(
             return Err(not_found("agency", &agency));
         }
         a.settle_read_to_now().await;
-        queries::review_queue_agency(&a.pool, &agency, i64::from(limit), now).await?
+        queries::review_queue(
+            &a.pool,
+            queries::Queue::Agency(&agency),
+            i64::from(limit),
+            now,
+        )
+        .await?
     };
     Ok(api::GetReviewQueueResponse { items, total })
 }

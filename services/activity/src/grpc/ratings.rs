@@ -20,7 +20,7 @@ pub async fn rate(
     p: &Principal,
     req: api::RateBehaviourRequest,
 ) -> Result<api::RateBehaviourResponse, ServiceError> {
-    let ctx = a.ctx(p, &req.request_id)?;
+    let ctx = a.ctx(p, &req.request_id, &req)?;
     if req.worker_id.is_empty() {
         return Err(DomainError::invalid("worker_id", "is required").into());
     }

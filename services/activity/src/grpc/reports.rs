@@ -28,7 +28,7 @@ pub async fn report(
     p: &Principal,
     req: api::ReportActivityRequest,
 ) -> Result<api::ReportActivityResponse, ServiceError> {
-    let ctx = a.ctx(p, &req.request_id)?;
+    let ctx = a.ctx(p, &req.request_id, &req)?;
     let worker_id = worker_or_self(p, &req.worker_id)?.to_owned();
     let date = crate::domain::time::parse_date(&req.date, "date")?;
     let input = ReportInput::parse(
@@ -105,7 +105,7 @@ pub async fn amend(
     p: &Principal,
     req: api::AmendActivityRequest,
 ) -> Result<api::AmendActivityResponse, ServiceError> {
-    let ctx = a.ctx(p, &req.request_id)?;
+    let ctx = a.ctx(p, &req.request_id, &req)?;
     let input = ReportInput::parse(
         &req.code,
         req.quantity,
@@ -191,7 +191,7 @@ pub async fn review(
     p: &Principal,
     req: api::ReviewActivityRequest,
 ) -> Result<api::ReviewActivityResponse, ServiceError> {
-    let ctx = a.ctx(p, &req.request_id)?;
+    let ctx = a.ctx(p, &req.request_id, &req)?;
     let decision = Decision::parse(req.decision(), &req.reason)?;
     let status = review_one(a, p, &ctx, &req.report_id, &decision, "review").await?;
     Ok(api::ReviewActivityResponse {
@@ -204,7 +204,7 @@ pub async fn bulk_approve(
     p: &Principal,
     req: api::BulkApproveRequest,
 ) -> Result<api::BulkApproveResponse, ServiceError> {
-    let ctx = a.ctx(p, &req.request_id)?;
+    let ctx = a.ctx(p, &req.request_id, &req)?;
     if req.report_ids.is_empty() || req.report_ids.len() > MAX_BULK {
         return Err(
             DomainError::invalid("report_ids", format!("must list 1-{MAX_BULK} reports")).into(),

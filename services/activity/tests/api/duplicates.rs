@@ -42,14 +42,17 @@ async fn the_same_task_at_the_same_place_and_time_is_flagged_on_the_later_report
     let mut sweep = report("SWEEP", &day(3), "08:00", "10:00");
     sweep.location = place("taman", SQUARE);
     clean.push(app.filed(&siti.token, sweep).await?);
-    clean.push(
-        app.filed(&budi.token, drain(3, "08:00", "10:00", "taman", SQUARE))
-            .await?,
-    );
+    let budis_morning = app
+        .filed(&budi.token, drain(3, "08:00", "10:00", "taman", SQUARE))
+        .await?;
+    clean.push(budis_morning.clone());
     clean.push(
         app.filed(&tono.token, drain(3, "09:00", "10:00", "taman", SQUARE))
             .await?,
     );
+    // Right after Budi, for now.
+    let touching = drain(3, "10:00", "11:00", "taman", SQUARE);
+    let moved = app.filed(&wati.token, touching.clone()).await?;
 
     // Duplicates: the same site id (positions aside), 60 minutes shared;
     // no site ids but positions 30 m apart, 30 minutes shared.
@@ -76,12 +79,7 @@ async fn the_same_task_at_the_same_place_and_time_is_flagged_on_the_later_report
     loop {
         let a = app.shown(&later).await?.duplicate_of;
         let b = app.shown(&next_there).await?.duplicate_of;
-        if (a.as_slice(), b.as_slice())
-            == (
-                [earlier.clone()].as_slice(),
-                [first_there.clone()].as_slice(),
-            )
-        {
+        if a == [earlier.as_str()] && b == [first_there.as_str()] {
             break;
         }
         assert!(
@@ -91,7 +89,7 @@ async fn the_same_task_at_the_same_place_and_time_is_flagged_on_the_later_report
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Either way round.
-    assert_eq!(app.shown(&earlier).await?.duplicate_of, [later.clone()]);
+    assert_eq!(app.shown(&earlier).await?.duplicate_of, [later.as_str()]);
 
     let flags = app.events(&format!("pantau.activity.flag.{later}")).await?;
     let [Event::DuplicateWorkFlagged(f)] = flags.as_slice() else {
@@ -145,6 +143,28 @@ async fn the_same_task_at_the_same_place_and_time_is_flagged_on_the_later_report
             "{id}"
         );
     }
+    assert!(app.shown(&moved).await?.duplicate_of.is_empty());
+
+    // An amendment into Budi's time is checked again, and flagged.
+    let mut overlapping = touching.clone();
+    overlapping.start_time = "09:30".into();
+    app.amend(&wati.token, amendment(&moved, &overlapping))
+        .await?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.shown(&moved).await?.duplicate_of != [budis_morning.clone()] {
+        assert!(
+            Instant::now() < deadline,
+            "the amended {moved} was not flagged within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let flags = app.events(&format!("pantau.activity.flag.{moved}")).await?;
+    assert!(
+        matches!(flags.as_slice(), [Event::DuplicateWorkFlagged(f)]
+            if f.other_report_id == budis_morning && f.overlap_minutes == 30),
+        "{flags:?}"
+    );
+
     // Flags refuse nothing: both reports wait for review as usual.
     assert_eq!(
         app.approve(&team.boss_token, &later).await?,

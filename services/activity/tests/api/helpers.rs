@@ -166,12 +166,12 @@ pub fn ts(at: DateTime<Utc>) -> ev::Timestamp {
     }
 }
 
-/// `f`, or a failure naming `what` when it takes more than 10 s (a stalled
+/// `f`, or a failure naming `what` when it takes more than 5 s (a stalled
 /// call fails the test instead of hanging it).
 pub async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
-    match tokio::time::timeout(Duration::from_secs(10), f).await {
+    match tokio::time::timeout(Duration::from_secs(5), f).await {
         Ok(v) => v,
-        Err(_) => panic!("{what}: no answer within 10 s"),
+        Err(_) => panic!("{what}: no answer within 5 s"),
     }
 }
 
@@ -358,8 +358,8 @@ impl App {
         Ok(())
     }
 
-    /// An agency in WITA with one unit: (agency_id, unit_id).
-    pub async fn agency(&self, code: &str) -> anyhow::Result<(String, String)> {
+    /// An agency in time zone `tz` with one unit: (agency_id, unit_id).
+    pub async fn agency_in(&self, code: &str, tz: &str) -> anyhow::Result<(String, String)> {
         let agency_id = uuid::Uuid::new_v4().to_string();
         let unit_id = uuid::Uuid::new_v4().to_string();
         let subject = format!("pantau.identity.agency.{agency_id}");
@@ -369,7 +369,7 @@ impl App {
                 agency_id: agency_id.clone(),
                 code: code.into(),
                 name: format!("Dinas {code}"),
-                time_zone: WITA.into(),
+                time_zone: tz.into(),
             }),
         )
         .await?;
@@ -417,7 +417,12 @@ impl App {
 
     /// An agency (in WITA) with a supervisor and an agency admin.
     pub async fn team(&self, code: &str) -> anyhow::Result<Team> {
-        let (agency, unit) = self.agency(code).await?;
+        self.team_in(code, WITA).await
+    }
+
+    /// A team of an agency in time zone `tz`.
+    pub async fn team_in(&self, code: &str, tz: &str) -> anyhow::Result<Team> {
+        let (agency, unit) = self.agency_in(code, tz).await?;
         let boss = self
             .register("Pak Mandor", &agency, &unit, "", JOINED)
             .await?;
@@ -465,6 +470,19 @@ impl App {
                 worker_id: worker_id.into(),
                 supervisor_id: supervisor_id.into(),
                 effective_on: effective_on.into(),
+            }),
+        )
+        .await
+    }
+
+    pub async fn deactivate(&self, worker_id: &str) -> anyhow::Result<()> {
+        self.registry(
+            &format!("pantau.identity.worker.{worker_id}"),
+            I::WorkerDeactivated(ev::WorkerDeactivated {
+                worker_id: worker_id.into(),
+                reason: ev::DeactivationReason::Resigned as i32,
+                effective_on: TODAY.into(),
+                note: String::new(),
             }),
         )
         .await

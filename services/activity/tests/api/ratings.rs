@@ -175,5 +175,13 @@ async fn supervisors_rate_behaviour_monthly_and_the_month_shows_it() -> anyhow::
     );
     app.rate(&mandor.token, &rid(), &siti.id, "2026-11", scores(3))
         .await?;
+    // Nobody rates a worker who left.
+    app.deactivate(&budi.id).await?;
+    assert_code(
+        app.rate(&team.boss_token, &rid(), &budi.id, "2026-11", scores(3))
+            .await,
+        Code::FailedPrecondition,
+        "a worker no longer active",
+    );
     Ok(())
 }

@@ -116,17 +116,7 @@ async fn a_second_replica_shares_catalogs_reports_and_reviews() -> anyhow::Resul
         app.approve(&team.boss_token, &id).await?,
         ReportStatus::Approved
     );
-    let shown = b
-        .get_worker_day(authed(
-            &siti.token,
-            api::GetWorkerDayRequest {
-                worker_id: String::new(),
-                date: date.clone(),
-            },
-        ))
-        .await?
-        .into_inner()
-        .reports;
+    let shown = app.worker_day(&siti.token, &siti.id, &date).await?;
     assert_eq!(ids(&shown), [planted.report_id.as_str(), &id]);
     assert_eq!(
         (shown[1].status(), shown[1].start_time.as_str()),
@@ -143,24 +133,93 @@ async fn a_second_replica_shares_catalogs_reports_and_reviews() -> anyhow::Resul
         .report_id;
     assert_eq!(on_a, on_b);
 
-    // Both replicas at once on the same day.
+    // Both replicas at once on the same day: both land when apart (the
+    // loser of the race retries on the day as it now is), one when they
+    // overlap.
     let other_day = day(2);
-    let (x, y) = tokio::join!(
-        app.report(&siti.token, report("SWEEP", &other_day, "08:00", "09:00")),
-        b.report_activity(authed(
-            &siti.token,
-            report("SWEEP", &other_day, "09:00", "10:00")
-        )),
-    );
-    let (x, y) = (x?.report_id, y?.into_inner().report_id);
-    assert_ne!(x, y);
+    for round in 0..3 {
+        let (start, mid, end) = (
+            format!("{:02}:00", 6 + 2 * round),
+            format!("{:02}:00", 7 + 2 * round),
+            format!("{:02}:00", 8 + 2 * round),
+        );
+        let (x, y) = tokio::join!(
+            app.report(&siti.token, report("SWEEP", &other_day, &start, &mid)),
+            b.report_activity(authed(&siti.token, report("SWEEP", &other_day, &mid, &end))),
+        );
+        let (x, y) = (x?.report_id, y?.into_inner().report_id);
+        assert_ne!(x, y);
+    }
+    let third_day = day(3);
+    for round in 0..3 {
+        let (start, end) = (
+            format!("{:02}:00", 6 + 2 * round),
+            format!("{:02}:30", 7 + 2 * round),
+        );
+        let (x, y) = tokio::join!(
+            app.report(&siti.token, report("SWEEP", &third_day, &start, &end)),
+            b.report_activity(authed(
+                &siti.token,
+                report("SWEEP", &third_day, &start, &end)
+            )),
+        );
+        assert_eq!(
+            [x.is_ok(), y.is_ok()].iter().filter(|ok| **ok).count(),
+            1,
+            "{x:?} {y:?}"
+        );
+        let refused = x.err().or(y.err()).map(|e| e.code());
+        assert_eq!(refused, Some(Code::FailedPrecondition));
+    }
     assert_eq!(
         app.worker_day(&siti.token, &siti.id, &other_day)
             .await?
             .len(),
-        2
+        6
     );
+    assert_eq!(app.day_events(&siti.id, &other_day).await?.len(), 6);
+    assert_eq!(app.day_events(&siti.id, &third_day).await?.len(), 3);
     assert_eq!(app.day_events(&siti.id, &date).await?.len(), 6);
+    second.stop().await;
+    Ok(())
+}
+
+/// Reads answer from the read model once it shows the caller's writes. On
+/// the second replica (a hot standby of the projection, which the first
+/// replica applies) that must not mean waiting out a timeout.
+#[tokio::test]
+async fn the_second_replica_answers_reads_promptly() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let team = app.team("DLH").await?;
+    app.team_catalog(&team).await?;
+    let siti = app.member(&team, "Siti").await?;
+    let (second, mut b) = app.replica().await?;
+    let id = b
+        .report_activity(authed(
+            &siti.token,
+            report("SWEEP", &day(1), "08:00", "09:00"),
+        ))
+        .await?
+        .into_inner()
+        .report_id;
+    let started = Instant::now();
+    let shown = tokio::time::timeout(
+        Duration::from_secs(3),
+        b.get_worker_day(authed(
+            &siti.token,
+            api::GetWorkerDayRequest {
+                worker_id: String::new(),
+                date: day(1),
+            },
+        )),
+    )
+    .await;
+    let elapsed = started.elapsed();
+    let shown = shown
+        .map_err(|_| anyhow::anyhow!("GetWorkerDay on the second replica took over 3 s"))??
+        .into_inner()
+        .reports;
+    assert_eq!(ids(&shown), [id.as_str()], "after {elapsed:?}");
     second.stop().await;
     Ok(())
 }

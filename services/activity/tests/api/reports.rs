@@ -24,6 +24,8 @@ async fn refused_reports_name_their_fault_and_write_nothing() -> anyhow::Result<
     let newcomer_token = app.token(&["worker"], Some(&team.agency), Some(&newcomer));
     let colleague = app.member(&team, "Wati").await?;
     let other = app.team("PUPR").await?;
+    let resigned = app.member(&team, "Rudi").await?;
+    app.deactivate(&resigned.id).await?;
 
     let before = app.last_seq().await?;
     let with = |f: &dyn Fn(&mut api::ReportActivityRequest)| {
@@ -92,6 +94,12 @@ async fn refused_reports_name_their_fault_and_write_nothing() -> anyhow::Result<
         Code::FailedPrecondition,
         "after the grace period",
     );
+    assert_code(
+        app.report(&resigned.token, report("SWEEP", &day(1), "08:00", "09:00"))
+            .await,
+        Code::FailedPrecondition,
+        "a worker no longer active",
+    );
     // Unknown worker, a colleague, another agency's supervisor.
     let mut ghost = report("SWEEP", &day(1), "08:00", "09:00");
     ghost.worker_id = uuid::Uuid::new_v4().to_string();
@@ -156,6 +164,88 @@ async fn refused_reports_name_their_fault_and_write_nothing() -> anyhow::Result<
     app.report(&siti.token, report("SWEEP", TODAY, "14:00", "15:00"))
         .await?;
     app.report(&siti.token, drain(&|_| {})).await?;
+
+    // Tokens expire (issued for 60 days).
+    app.set_clock(now() + chrono::Duration::days(61));
+    assert_code(
+        app.worker_day(&siti.token, &siti.id, &day(1)).await,
+        Code::Unauthenticated,
+        "an expired token",
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_day_of_a_report_is_the_agencys_local_day() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    app.general_catalog().await?;
+    let wib = app.team_in("DISHUB", "Asia/Jakarta").await?;
+    let wita = app.team("DLH").await?;
+    let wit = app.team_in("DKP", "Asia/Jayapura").await?;
+    let (budi, siti, yohana) = (
+        app.member(&wib, "Budi").await?,
+        app.member(&wita, "Siti").await?,
+        app.member(&wit, "Yohana").await?,
+    );
+    // 23:30 WIB on the 23rd is 00:30 WITA and 01:30 WIT on the 24th.
+    app.set_clock(at("2026-11-23T16:30:00Z"));
+    let apel = |date: &str, start: &str, end: &str| report("APEL", date, start, end);
+
+    app.report(&budi.token, apel("2026-11-23", "23:00", "23:30"))
+        .await?;
+    assert_invalid(
+        app.report(&budi.token, apel("2026-11-23", "23:30", "23:45"))
+            .await,
+        "end_time",
+    );
+    assert_invalid(
+        app.report(&budi.token, apel("2026-11-24", "00:00", "00:15"))
+            .await,
+        "date",
+    );
+    app.report(&siti.token, apel("2026-11-24", "00:00", "00:30"))
+        .await?;
+    assert_invalid(
+        app.report(&siti.token, apel("2026-11-24", "00:30", "01:00"))
+            .await,
+        "end_time",
+    );
+    app.report(&yohana.token, apel("2026-11-24", "00:30", "01:30"))
+        .await?;
+    assert_invalid(
+        app.report(&yohana.token, apel("2026-11-24", "01:30", "01:45"))
+            .await,
+        "end_time",
+    );
+    // Three days of grace, counted in local days.
+    app.report(&budi.token, apel("2026-11-20", "08:00", "09:00"))
+        .await?;
+    assert_code(
+        app.report(&siti.token, apel("2026-11-20", "08:00", "09:00"))
+            .await,
+        Code::FailedPrecondition,
+        "the 20th closed at midnight WITA",
+    );
+    // "Today" in GetCatalog is local too.
+    for (team, today) in [
+        (&wib, "2026-11-23"),
+        (&wita, "2026-11-24"),
+        (&wit, "2026-11-24"),
+    ] {
+        let r = app
+            .client
+            .clone()
+            .get_catalog(authed(
+                &team.admin,
+                api::GetCatalogRequest {
+                    agency_id: team.agency.clone(),
+                    date: String::new(),
+                },
+            ))
+            .await?
+            .into_inner();
+        assert_eq!(r.date, today);
+    }
     Ok(())
 }
 
@@ -282,6 +372,9 @@ async fn a_worker_reports_their_day_and_their_supervisor_may_fill_in() -> anyhow
     Ok(())
 }
 
+/// Through one replica with nothing else going on: the appends racing for
+/// the worker's day meet in one appender, and every caller gets an answer
+/// (see replicas.rs for the same race across two replicas).
 #[tokio::test]
 async fn reports_filed_at_once_all_land_unless_they_overlap() -> anyhow::Result<()> {
     let app = spawn_app().await?;

@@ -207,3 +207,44 @@ async fn late_retries_return_their_original_outcome() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// A request id names one request. Used again for a different report (by
+/// the same phone, or by another caller who happened to pick the same id),
+/// it must not be taken for a retry of the first: that would answer with
+/// the first report's id and silently drop the new one.
+#[tokio::test]
+async fn a_reused_request_id_never_swallows_a_different_report() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let team = app.team("DLH").await?;
+    app.team_catalog(&team).await?;
+    let siti = app.member(&team, "Siti").await?;
+    let date = day(1);
+    let mut first = report("SWEEP", &date, "08:00", "09:00");
+    first.request_id = "1".into();
+    let first_id = app.filed(&siti.token, first).await?;
+
+    // The same phone, the same id, another hour.
+    let mut again = report("SWEEP", &date, "10:00", "11:00");
+    again.request_id = "1".into();
+    let same_caller = app.report(&siti.token, again).await;
+    let stored_after_same_caller = app.day_events(&siti.id, &date).await?.len();
+    let swallowed_same =
+        matches!(&same_caller, Ok(r) if r.report_id == first_id) && stored_after_same_caller == 1;
+
+    // Her supervisor, filling in the afternoon, with an id of his own
+    // numbering that happens to be hers too.
+    let mut behalf = report("SWEEP", &date, "13:00", "14:00");
+    behalf.request_id = "1".into();
+    behalf.worker_id = siti.id.clone();
+    let other_caller = app.report(&team.boss_token, behalf).await;
+    let shown = app.worker_day(&siti.token, &siti.id, &date).await?;
+    let afternoon_filed = shown.iter().any(|r| r.start_time == "13:00");
+
+    assert_eq!(
+        (swallowed_same, afternoon_filed),
+        (false, true),
+        "same caller: {same_caller:?}; other caller: {other_caller:?}; day: {:?}",
+        ids(&shown)
+    );
+    Ok(())
+}

@@ -14,8 +14,8 @@ pub mod session;
 pub mod time;
 
 pub use authz::{Principal, Role, WorkerAccess};
-pub use pantau_platform::authz::parse_request_id;
 pub use error::DomainError;
+pub use pantau_platform::authz::parse_request_id;
 
 /// Field `field` holding an id (a UUID).
 pub fn parse_id(s: &str, field: &str) -> Result<uuid::Uuid, DomainError> {
