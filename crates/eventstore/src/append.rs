@@ -77,6 +77,18 @@ pub enum AppendMode {
     Pipelined,
 }
 
+impl AppendMode {
+    /// Group commit when `batching` (a durable, fsync-per-write server),
+    /// else pipelined single publishes.
+    pub fn from_batching(batching: bool) -> Self {
+        if batching {
+            Self::default()
+        } else {
+            Self::Pipelined
+        }
+    }
+}
+
 impl Default for AppendMode {
     fn default() -> Self {
         Self::Batched {

@@ -39,3 +39,18 @@ pub async fn ensure_database(server_url: &str, name: &str) -> anyhow::Result<Str
     };
     Ok(format!("{base}/{name}{query}"))
 }
+
+/// Ensures database `name` on the server at `server_url` (see
+/// [`ensure_database`]) and opens a pool of up to `max_connections` to it.
+pub async fn connect(
+    server_url: &str,
+    name: &str,
+    max_connections: u32,
+) -> anyhow::Result<sqlx::PgPool> {
+    let url = ensure_database(server_url, name).await?;
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(max_connections)
+        .connect(&url)
+        .await
+        .with_context(|| format!("failed to connect to database {name}"))
+}

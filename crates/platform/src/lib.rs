@@ -5,6 +5,7 @@
 //! verification, and graceful shutdown.
 
 pub mod authz;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain_error;

@@ -9,7 +9,6 @@ use pantau_eventstore::{AppendMode, EventStore, Follower, StreamSpec, Upcasters}
 use pantau_platform::shutdown::Shutdown;
 use pantau_projection::{Runner, RunnerOptions};
 use pantau_proto::activity::v1::activity_service_server::ActivityServiceServer;
-use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -38,21 +37,11 @@ impl Running {
 const CATCH_UP: Duration = Duration::from_secs(120);
 
 pub async fn start(config: Config) -> anyhow::Result<Running> {
-    let db_url =
-        pantau_platform::db::ensure_database(&config.database_url, &config.database).await?;
-    let pool = PgPoolOptions::new()
-        .max_connections(16)
-        .connect(&db_url)
-        .await
-        .context("failed to connect to the activity database")?;
+    let pool = pantau_platform::db::connect(&config.database_url, &config.database, 16).await?;
     let client = async_nats::connect(&config.nats_url)
         .await
         .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
-    let mode = if config.batching {
-        AppendMode::default()
-    } else {
-        AppendMode::Pipelined
-    };
+    let mode = AppendMode::from_batching(config.batching);
     let store = EventStore::open(
         client.clone(),
         &StreamSpec::for_context("activity"),

@@ -15,7 +15,6 @@ use pantau_proto::attendance::v1::attendance_service_server::AttendanceServiceSe
 use pantau_proto::events::v1::{self as ev, attendance_event::Event};
 use pantau_qr::StaticSigner;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
 use tonic::server::NamedService;
 use tonic::service::Routes;
@@ -64,13 +63,7 @@ async fn secret(pool: &PgPool, name: &str) -> anyhow::Result<[u8; 32]> {
 const CATCH_UP: Duration = Duration::from_secs(120);
 
 pub async fn start(config: Config) -> anyhow::Result<Running> {
-    let db_url =
-        pantau_platform::db::ensure_database(&config.database_url, &config.database).await?;
-    let pool = PgPoolOptions::new()
-        .max_connections(16)
-        .connect(&db_url)
-        .await
-        .context("failed to connect to the attendance database")?;
+    let pool = pantau_platform::db::connect(&config.database_url, &config.database, 16).await?;
     sqlx::migrate!("./migrations")
         .run(&pool)
         .await
@@ -78,11 +71,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let client = async_nats::connect(&config.nats_url)
         .await
         .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
-    let mode = if config.batching {
-        AppendMode::default()
-    } else {
-        AppendMode::Pipelined
-    };
+    let mode = AppendMode::from_batching(config.batching);
     let store = EventStore::open(
         client.clone(),
         &StreamSpec::for_context("attendance"),

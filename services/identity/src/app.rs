@@ -11,7 +11,6 @@ use pantau_projection::{Runner, RunnerOptions};
 use pantau_proto::events::v1::{self as ev, identity_event::Event};
 use pantau_proto::identity::v1::identity_service_server::IdentityServiceServer;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
 use tonic::server::NamedService;
 use tonic::service::Routes;
@@ -76,13 +75,7 @@ async fn signing_key(pool: &PgPool, store: &EventStore) -> anyhow::Result<Signin
 }
 
 pub async fn start(config: Config) -> anyhow::Result<Running> {
-    let db_url =
-        pantau_platform::db::ensure_database(&config.database_url, &config.database).await?;
-    let pool = PgPoolOptions::new()
-        .max_connections(32)
-        .connect(&db_url)
-        .await
-        .context("failed to connect to the identity database")?;
+    let pool = pantau_platform::db::connect(&config.database_url, &config.database, 32).await?;
     sqlx::migrate!("./migrations")
         .run(&pool)
         .await
@@ -90,11 +83,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let client = async_nats::connect(&config.nats_url)
         .await
         .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
-    let mode = if config.batching {
-        AppendMode::default()
-    } else {
-        AppendMode::Pipelined
-    };
+    let mode = AppendMode::from_batching(config.batching);
     let store = EventStore::open(
         client,
         &StreamSpec::for_context("identity"),

@@ -14,6 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use pantau_eventstore::{EventStore, Follower};
 use pantau_platform::ServiceError;
+use pantau_platform::clock::SettableClock;
 use pantau_platform::tokens::TokenChecker;
 use pantau_projection::ProjectionHandle;
 use pantau_proto::activity::v1::{self as api, activity_service_server::ActivityService};
@@ -36,14 +37,13 @@ pub struct Activity {
     pub own: Follower,
     /// Days after which a day's reports close.
     pub grace_days: u32,
-    clock: RwLock<Clock>,
+    clock: SettableClock,
     tokens: TokenChecker,
 }
 
 type Rpc<T> = Result<Response<T>, Status>;
 
-/// Where the service reads the time (tests move it).
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+pub use pantau_platform::clock::Clock;
 
 /// Most reports one bulk approval takes.
 pub const MAX_BULK: usize = 500;
@@ -66,25 +66,18 @@ impl Activity {
             identity,
             own,
             grace_days,
-            clock: RwLock::new(Arc::new(Utc::now)),
+            clock: SettableClock::default(),
             tokens: TokenChecker::start(),
         }
     }
 
     pub fn now(&self) -> DateTime<Utc> {
-        let clock = match self.clock.read() {
-            Ok(c) => c.clone(),
-            Err(p) => p.into_inner().clone(),
-        };
-        clock()
+        self.clock.now()
     }
 
     /// Replaces the clock (tests of closing days and dates).
     pub fn set_clock(&self, clock: Clock) {
-        match self.clock.write() {
-            Ok(mut c) => *c = clock,
-            Err(p) => *p.into_inner() = clock,
-        }
+        self.clock.set(clock);
     }
 
     pub fn dir(&self) -> RwLockReadGuard<'_, Directory> {

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use pantau_eventstore::{EventStore, Follower};
+use pantau_platform::clock::SettableClock;
 use pantau_platform::tokens::TokenChecker;
 use pantau_projection::ProjectionHandle;
 use pantau_proto::attendance::v1::{self as api, attendance_service_server::AttendanceService};
@@ -41,15 +42,14 @@ pub struct Attendance {
     pub signer: StaticSigner,
     pub limits: Limits,
     pub qr_tolerance_steps: u64,
-    clock: RwLock<Clock>,
+    clock: SettableClock,
     pub sessions: sessions::SessionCache,
     tokens: TokenChecker,
 }
 
 type Rpc<T> = Result<Response<T>, Status>;
 
-/// Where the service reads the time (tests move it).
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+pub use pantau_platform::clock::Clock;
 
 impl Attendance {
     #[allow(clippy::too_many_arguments)]
@@ -76,26 +76,19 @@ impl Attendance {
             signer,
             limits,
             qr_tolerance_steps,
-            clock: RwLock::new(Arc::new(Utc::now)),
+            clock: SettableClock::default(),
             sessions: sessions::SessionCache::default(),
             tokens: TokenChecker::start(),
         }
     }
 
     pub fn now(&self) -> DateTime<Utc> {
-        let clock = match self.clock.read() {
-            Ok(c) => c.clone(),
-            Err(p) => p.into_inner().clone(),
-        };
-        clock()
+        self.clock.now()
     }
 
     /// Replaces the clock (tests of day boundaries and code expiry).
     pub fn set_clock(&self, clock: Clock) {
-        match self.clock.write() {
-            Ok(mut c) => *c = clock,
-            Err(p) => *p.into_inner() = clock,
-        }
+        self.clock.set(clock);
     }
 
     pub fn dir(&self) -> RwLockReadGuard<'_, Directory> {

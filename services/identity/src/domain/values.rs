@@ -366,22 +366,9 @@ impl RequestId {
     /// Field `request_id`: 1-128 chars of `A-Z a-z 0-9 . _ : -`, safe to use
     /// verbatim in a `Nats-Msg-Id` header.
     pub fn parse(s: &str) -> Result<RequestId, DomainError> {
-        if s.is_empty() || s.len() > 128 {
-            return Err(DomainError::invalid(
-                "request_id",
-                "must be 1-128 characters",
-            ));
-        }
-        if !s
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'))
-        {
-            return Err(DomainError::invalid(
-                "request_id",
-                "may contain only A-Z, a-z, 0-9, '.', '_', ':' and '-'",
-            ));
-        }
-        Ok(RequestId(s.to_owned()))
+        Ok(RequestId(
+            pantau_platform::authz::parse_request_id(s)?.to_owned(),
+        ))
     }
 
     pub fn as_str(&self) -> &str {
