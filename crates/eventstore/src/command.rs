@@ -87,26 +87,75 @@ pub async fn create<S, Ev, E, D>(
 ) -> Result<Executed<S>, CommandError<E>>
 where
     S: Default + Clone,
+    Ev: Clone,
     D: Fn(&S) -> Result<Vec<Ev>, E>,
 {
-    let events = decide(&S::default()).map_err(CommandError::Refused)?;
-    if let [only] = events.as_slice() {
-        match store
-            .append(cmd.event(codec, subject, only, Expected::NoEvents, 0))
-            .await
-        {
-            Ok(a) if !a.duplicate => {
-                return Ok(Executed {
-                    state: evolve(S::default(), only),
-                    last_sequence: a.sequence,
-                    appended: 1,
-                });
+    create_with(store, codec, None, subject, evolve, cmd, decide).await
+}
+
+/// [`create`] for a subject that is often new and sometimes busy (a
+/// worker's day): remembered subjects go straight to [`execute_cached`].
+pub async fn create_cached<S, Ev, E, D>(
+    store: &EventStore,
+    codec: &Codec<Ev>,
+    cache: &Cache<Ev>,
+    subject: &str,
+    evolve: fn(S, &Ev) -> S,
+    cmd: &Command,
+    decide: D,
+) -> Result<Executed<S>, CommandError<E>>
+where
+    S: Default + Clone,
+    Ev: Clone,
+    D: Fn(&S) -> Result<Vec<Ev>, E>,
+{
+    create_with(store, codec, Some(cache), subject, evolve, cmd, decide).await
+}
+
+async fn create_with<S, Ev, E, D>(
+    store: &EventStore,
+    codec: &Codec<Ev>,
+    cache: Option<&Cache<Ev>>,
+    subject: &str,
+    evolve: fn(S, &Ev) -> S,
+    cmd: &Command,
+    decide: D,
+) -> Result<Executed<S>, CommandError<E>>
+where
+    S: Default + Clone,
+    Ev: Clone,
+    D: Fn(&S) -> Result<Vec<Ev>, E>,
+{
+    let remembered = cache.is_some_and(|c| c.get(subject).is_some());
+    if !remembered {
+        let events = decide(&S::default()).map_err(CommandError::Refused)?;
+        if let [only] = events.as_slice() {
+            let event = cmd.event(codec, subject, only, Expected::NoEvents, 0);
+            let msg_id = event.msg_id.clone();
+            match store.append(event).await {
+                Ok(a) if !a.duplicate => {
+                    if let Some(c) = cache {
+                        c.put(
+                            subject,
+                            vec![Known {
+                                sequence: a.sequence,
+                                msg_id,
+                                event: only.clone(),
+                            }],
+                        );
+                    }
+                    return Ok(Executed {
+                        state: evolve(S::default(), only),
+                        last_sequence: a.sequence,
+                        appended: 1,
+                    });
+                }
+                Ok(_) | Err(AppendError::Conflict { .. }) => {}
+                Err(e) => return Err(CommandError::Store(e.to_string())),
             }
-            Ok(_) | Err(AppendError::Conflict { .. }) => {}
-            Err(e) => return Err(CommandError::Store(e.to_string())),
         }
     }
-    execute(store, codec, subject, evolve, cmd, decide).await
+    run(store, codec, cache, subject, evolve, cmd, decide).await
 }
 
 /// Runs `decide` against the aggregate at `subject` and appends the result.
@@ -120,77 +169,206 @@ pub async fn execute<S, Ev, E, D>(
 ) -> Result<Executed<S>, CommandError<E>>
 where
     S: Default + Clone,
+    Ev: Clone,
     D: Fn(&S) -> Result<Vec<Ev>, E>,
 {
-    for _ in 0..MAX_ATTEMPTS {
-        let loaded = store
-            .load(subject)
-            .await
-            .map_err(|e| CommandError::Store(format!("failed to load {subject}: {e}")))?;
-        let mut events = Vec::with_capacity(loaded.len());
-        for r in &loaded {
-            events.push((codec.decode)(r).ok_or(CommandError::Undecodable(r.sequence))?);
+    run(store, codec, None, subject, evolve, cmd, decide).await
+}
+
+/// Like [`execute`], starting from what `cache` remembers of the subject
+/// instead of loading it: a busy aggregate costs no stream reads while this
+/// replica is the only one changing it. A stale memory is caught by the
+/// expected sequence; only the events after it are then read.
+pub async fn execute_cached<S, Ev, E, D>(
+    store: &EventStore,
+    codec: &Codec<Ev>,
+    cache: &Cache<Ev>,
+    subject: &str,
+    evolve: fn(S, &Ev) -> S,
+    cmd: &Command,
+    decide: D,
+) -> Result<Executed<S>, CommandError<E>>
+where
+    S: Default + Clone,
+    Ev: Clone,
+    D: Fn(&S) -> Result<Vec<Ev>, E>,
+{
+    run(store, codec, Some(cache), subject, evolve, cmd, decide).await
+}
+
+/// An event of an aggregate as the command loop knows it.
+#[derive(Debug, Clone)]
+pub struct Known<Ev> {
+    pub sequence: u64,
+    /// Which command stored it (`<msg_id_prefix>:<index>`).
+    pub msg_id: Option<String>,
+    pub event: Ev,
+}
+
+/// The events of recently changed aggregates, per replica. Bounded: when
+/// full it starts over (aggregates are re-read on their next command).
+pub struct Cache<Ev> {
+    subjects: std::sync::Mutex<std::collections::HashMap<String, Vec<Known<Ev>>>>,
+    capacity: usize,
+}
+
+impl<Ev: Clone> Cache<Ev> {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            subjects: std::sync::Mutex::new(std::collections::HashMap::new()),
+            capacity: capacity.max(1),
         }
-        // A retry is recognised by its message ids, which name the caller,
-        // the request and (for a request running several commands) the
-        // command: a request id reused by someone else, or by another
-        // command of the same request, is not mistaken for this one.
-        let mine = |r: &RecordedEvent| {
-            r.msg_id
-                .as_deref()
-                .and_then(|m| m.strip_prefix(cmd.msg_id_prefix.as_str()))
-                .is_some_and(|rest| rest.starts_with(':'))
-        };
-        let ours = loaded.iter().position(mine);
-        let already = loaded.iter().filter(|r| mine(r)).count();
-        let prior = events[..ours.unwrap_or(events.len())]
+    }
+
+    fn get(&self, subject: &str) -> Option<Vec<Known<Ev>>> {
+        self.subjects.lock().ok()?.get(subject).cloned()
+    }
+
+    fn put(&self, subject: &str, events: Vec<Known<Ev>>) {
+        if let Ok(mut m) = self.subjects.lock() {
+            if m.len() >= self.capacity && !m.contains_key(subject) {
+                m.clear();
+            }
+            m.insert(subject.to_owned(), events);
+        }
+    }
+
+    fn forget(&self, subject: &str) {
+        if let Ok(mut m) = self.subjects.lock() {
+            m.remove(subject);
+        }
+    }
+}
+
+async fn run<S, Ev, E, D>(
+    store: &EventStore,
+    codec: &Codec<Ev>,
+    cache: Option<&Cache<Ev>>,
+    subject: &str,
+    evolve: fn(S, &Ev) -> S,
+    cmd: &Command,
+    decide: D,
+) -> Result<Executed<S>, CommandError<E>>
+where
+    S: Default + Clone,
+    Ev: Clone,
+    D: Fn(&S) -> Result<Vec<Ev>, E>,
+{
+    let remembered = cache.and_then(|c| c.get(subject));
+    // Without a memory of the subject, read it before deciding.
+    let mut read = remembered.is_none();
+    let mut known = remembered.unwrap_or_default();
+    // A retry is recognised by its message ids, which name the caller,
+    // the request and (for a request running several commands) the
+    // command: a request id reused by someone else, or by another
+    // command of the same request, is not mistaken for this one.
+    let mine = |k: &Known<Ev>| {
+        k.msg_id
+            .as_deref()
+            .and_then(|m| m.strip_prefix(cmd.msg_id_prefix.as_str()))
+            .is_some_and(|rest| rest.starts_with(':'))
+    };
+    for _ in 0..MAX_ATTEMPTS {
+        let up_to_date = read;
+        if read {
+            let after = known.last().map_or(0, |k| k.sequence);
+            let loaded = store
+                .load_after(subject, after)
+                .await
+                .map_err(|e| CommandError::Store(format!("failed to load {subject}: {e}")))?;
+            for r in &loaded {
+                known.push(Known {
+                    sequence: r.sequence,
+                    msg_id: r.msg_id.clone(),
+                    event: (codec.decode)(r).ok_or(CommandError::Undecodable(r.sequence))?,
+                });
+            }
+        }
+        read = true;
+        let ours = known.iter().position(mine);
+        let already = known.iter().filter(|k| mine(k)).count();
+        let prior = known[..ours.unwrap_or(known.len())]
             .iter()
-            .fold(S::default(), evolve);
-        let remaining: Vec<Ev> = decide(&prior)
-            .map_err(CommandError::Refused)?
-            .into_iter()
-            .skip(already)
-            .collect();
-        let mut last = loaded.last().map(|r| r.sequence);
-        let mut conflict = false;
+            .fold(S::default(), |s, k| evolve(s, &k.event));
+        let remaining: Vec<Ev> = match decide(&prior) {
+            Ok(events) => events.into_iter().skip(already).collect(),
+            // A refusal may come from a stale memory: refuse only what the
+            // stream as it is now refuses.
+            Err(_) if !up_to_date => continue,
+            Err(e) => return Err(CommandError::Refused(e)),
+        };
+        let mut last = known.last().map(|k| k.sequence);
+        let (mut conflict, mut trusted) = (false, true);
+        let mut stored = Vec::with_capacity(remaining.len());
         for (i, e) in remaining.iter().enumerate() {
             let expected = last.map_or(Expected::NoEvents, Expected::Sequence);
-            match store
-                .append(cmd.event(codec, subject, e, expected, already + i))
-                .await
-            {
-                Ok(a) => last = Some(a.sequence),
+            let event = cmd.event(codec, subject, e, expected, already + i);
+            let msg_id = event.msg_id.clone();
+            match store.append(event).await {
+                Ok(a) => {
+                    last = Some(a.sequence);
+                    // A duplicate was stored earlier, maybe before events
+                    // this replica has not seen: do not remember blindly.
+                    trusted &= !a.duplicate;
+                    stored.push(Known {
+                        sequence: a.sequence,
+                        msg_id,
+                        event: e.clone(),
+                    });
+                }
                 Err(AppendError::Conflict { .. }) => {
                     conflict = true;
                     break;
                 }
-                Err(e) => return Err(CommandError::Store(e.to_string())),
+                Err(e) => {
+                    if let Some(c) = cache {
+                        c.forget(subject);
+                    }
+                    return Err(CommandError::Store(e.to_string()));
+                }
             }
         }
         if conflict {
+            // What was stored before the conflict is read back with the rest.
             continue;
         }
         // A retry whose events were all stored answers as the first call
         // did: with the state right after its own last event, whatever
         // came later.
         if remaining.is_empty()
-            && let Some(own) = loaded.iter().rposition(mine)
+            && let Some(own) = known.iter().rposition(mine)
         {
+            let state = known[..=own]
+                .iter()
+                .fold(S::default(), |s, k| evolve(s, &k.event));
+            let last_sequence = known[own].sequence;
+            if let Some(c) = cache {
+                c.put(subject, known);
+            }
             return Ok(Executed {
-                state: events[..=own].iter().fold(S::default(), evolve),
-                last_sequence: loaded[own].sequence,
+                state,
+                last_sequence,
                 appended: 0,
             });
         }
-        let state = events
-            .iter()
-            .chain(remaining.iter())
-            .fold(S::default(), evolve);
+        let appended = stored.len();
+        known.extend(stored);
+        let state = known.iter().fold(S::default(), |s, k| evolve(s, &k.event));
+        if let Some(c) = cache {
+            if trusted {
+                c.put(subject, known);
+            } else {
+                c.forget(subject);
+            }
+        }
         return Ok(Executed {
             state,
             last_sequence: last.unwrap_or(0),
-            appended: remaining.len(),
+            appended,
         });
+    }
+    if let Some(c) = cache {
+        c.forget(subject);
     }
     Err(CommandError::Contended(subject.to_owned()))
 }

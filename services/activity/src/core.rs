@@ -154,6 +154,62 @@ where
     Ok(command::create(store, &CODEC, subject, evolve, &ctx.command(scope), decide).await?)
 }
 
+/// The worker days this replica changed recently (see
+/// [`command::execute_cached`]).
+pub type DayCache = command::Cache<Event>;
+
+/// [`execute`] on a worker's day, starting from what `days` remembers.
+pub async fn execute_day<S, D>(
+    store: &EventStore,
+    days: &DayCache,
+    subject: &str,
+    evolve: fn(S, &Event) -> S,
+    ctx: &Ctx,
+    scope: &str,
+    decide: D,
+) -> Result<Executed<S>, ServiceError>
+where
+    S: Default + Clone,
+    D: Fn(&S) -> Result<Vec<Event>, DomainError>,
+{
+    Ok(command::execute_cached(
+        store,
+        &CODEC,
+        days,
+        subject,
+        evolve,
+        &ctx.command(scope),
+        decide,
+    )
+    .await?)
+}
+
+/// [`create`] on a worker's day, starting from what `days` remembers.
+pub async fn create_day<S, D>(
+    store: &EventStore,
+    days: &DayCache,
+    subject: &str,
+    evolve: fn(S, &Event) -> S,
+    ctx: &Ctx,
+    scope: &str,
+    decide: D,
+) -> Result<Executed<S>, ServiceError>
+where
+    S: Default + Clone,
+    D: Fn(&S) -> Result<Vec<Event>, DomainError>,
+{
+    Ok(command::create_cached(
+        store,
+        &CODEC,
+        days,
+        subject,
+        evolve,
+        &ctx.command(scope),
+        decide,
+    )
+    .await?)
+}
+
 /// Loads and folds an aggregate without changing it.
 pub async fn load<S: Default>(
     store: &EventStore,

@@ -162,6 +162,11 @@ async fn check(
             AND r.worker_id <> me.worker_id AND r.status <> 3
             AND r.details_seq < me.details_seq
             AND r.start_minute < me.end_minute AND r.end_minute > me.start_minute
+            -- the same site, or near enough to be (checked exactly below):
+            -- 0.0005 degrees is about 55 m
+            AND ((me.site_id <> '' AND r.site_id = me.site_id)
+                OR (abs(r.latitude - me.latitude) < 0.0005
+                    AND abs(r.longitude - me.longitude) < 0.0005))
           ORDER BY me.report_id, r.details_seq",
     )
     .bind(&ids)

@@ -22,7 +22,7 @@ use pantau_proto::events::v1 as ev;
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
-use crate::core::Ctx;
+use crate::core::{Ctx, DayCache};
 use crate::directory::Directory;
 use crate::domain::registry::{Agency, Worker};
 use crate::domain::{DomainError, Principal, parse_request_id};
@@ -39,11 +39,17 @@ pub struct Activity {
     pub grace_days: u32,
     clock: SettableClock,
     tokens: TokenChecker,
+    /// Worker days this replica changed recently: a supervisor approving a
+    /// day's reports, or a worker filing several, reads none back.
+    pub days: DayCache,
 }
 
 type Rpc<T> = Result<Response<T>, Status>;
 
 pub use pantau_platform::clock::Clock;
+
+/// Worker days a replica remembers (each a few events).
+pub const DAYS_REMEMBERED: usize = 100_000;
 
 /// Most reports one bulk approval takes.
 pub const MAX_BULK: usize = 500;
@@ -68,6 +74,7 @@ impl Activity {
             grace_days,
             clock: SettableClock::default(),
             tokens: TokenChecker::start(),
+            days: DayCache::new(DAYS_REMEMBERED),
         }
     }
 

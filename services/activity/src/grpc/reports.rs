@@ -45,8 +45,9 @@ pub async fn report(
     let (today, now_minute) = a.local_now(&agency);
     let (by, at) = (actor(p), a.timestamp());
     let made = Mutex::new(None);
-    let done = core::create(
+    let done = core::create_day(
         &a.store,
+        &a.days,
         &day_subject(&worker_id, date),
         day::evolve,
         &ctx,
@@ -125,8 +126,9 @@ pub async fn amend(
         .ok_or_else(|| not_found("agency", &worker.agency_id))?;
     let (today, now_minute) = a.local_now(&agency);
     let (by, at) = (actor(p), a.timestamp());
-    let done = core::execute(
+    let done = core::execute_day(
         &a.store,
+        &a.days,
         &day_subject(&worker.id, date),
         day::evolve,
         &ctx,
@@ -169,8 +171,9 @@ async fn review_one(
 ) -> Result<api::ReportStatus, ServiceError> {
     let (date, worker) = locate(a, report_id)?;
     let (reviewer, at) = (actor(p), a.timestamp());
-    let done = core::execute(
+    let done = core::execute_day(
         &a.store,
+        &a.days,
         &day_subject(&worker.id, date),
         day::evolve,
         ctx,
