@@ -7,7 +7,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protoc = protoc_bin_vendored::protoc_bin_path()?;
     // Edition 2024 marks set_var unsafe; a build script has no other threads.
     unsafe { std::env::set_var("PROTOC", &protoc) };
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // Read at run time, not baked in with env!: a build script compiled in
+    // another checkout sharing the target dir must not read that one.
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let files = [
         "pantau/events/v1/common.proto",
         "pantau/events/v1/identity.proto",

@@ -136,24 +136,6 @@ where
     Ok(command::execute(store, &CODEC, subject, evolve, &ctx.command(scope), decide).await?)
 }
 
-/// Like [`execute`] for a subject that is usually new (a worker's first
-/// report of the day): appends without loading, and loads only when the
-/// subject turns out to have events.
-pub async fn create<S, D>(
-    store: &EventStore,
-    subject: &str,
-    evolve: fn(S, &Event) -> S,
-    ctx: &Ctx,
-    scope: &str,
-    decide: D,
-) -> Result<Executed<S>, ServiceError>
-where
-    S: Default + Clone,
-    D: Fn(&S) -> Result<Vec<Event>, DomainError>,
-{
-    Ok(command::create(store, &CODEC, subject, evolve, &ctx.command(scope), decide).await?)
-}
-
 /// The worker days this replica changed recently (see
 /// [`command::execute_cached`]).
 pub type DayCache = command::Cache<Event>;
@@ -184,7 +166,7 @@ where
     .await?)
 }
 
-/// [`create`] on a worker's day, starting from what `days` remembers.
+/// [`command::create_cached`] on a worker's day, starting from what `days` remembers.
 pub async fn create_day<S, D>(
     store: &EventStore,
     days: &DayCache,
@@ -208,13 +190,4 @@ where
         decide,
     )
     .await?)
-}
-
-/// Loads and folds an aggregate without changing it.
-pub async fn load<S: Default>(
-    store: &EventStore,
-    subject: &str,
-    evolve: fn(S, &Event) -> S,
-) -> Result<S, ServiceError> {
-    Ok(command::load::<S, Event, DomainError>(store, &CODEC, subject, evolve).await?)
 }

@@ -190,18 +190,7 @@ fn from_timestamp(t: Option<&ev::Timestamp>, fallback: DateTime<Utc>) -> DateTim
         .unwrap_or(fallback)
 }
 
-/// The API's timestamp of a moment.
-pub fn timestamp(t: DateTime<Utc>) -> ev::Timestamp {
-    ev::Timestamp {
-        seconds: t.timestamp(),
-        nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
-
-/// "HH:MM" of minutes after local midnight (1440 is "24:00").
-pub fn hhmm(minute: u32) -> String {
-    format!("{:02}:{:02}", minute / 60, minute % 60)
-}
+pub use crate::domain::time::{format_time as hhmm, timestamp};
 
 /// Great-circle distance in metres between two (latitude, longitude)
 /// positions in degrees (haversine).
@@ -860,22 +849,7 @@ pub mod queries {
         })
     }
 
-    /// The mean of the seven BerAKHLAK aspects.
-    pub fn average(s: &ev::BerakhlakScores) -> f64 {
-        let sum = [
-            s.berorientasi_pelayanan,
-            s.akuntabel,
-            s.kompeten,
-            s.harmonis,
-            s.loyal,
-            s.adaptif,
-            s.kolaboratif,
-        ]
-        .iter()
-        .map(|&v| f64::from(v))
-        .sum::<f64>();
-        sum / 7.0
-    }
+    pub use crate::domain::rating::average;
 
     fn queue_item(row: &PgRow, now: DateTime<Utc>) -> Result<api::QueueItem, sqlx::Error> {
         let since: DateTime<Utc> = row.try_get("pending_since")?;

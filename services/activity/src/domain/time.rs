@@ -1,6 +1,7 @@
 //! Local dates, months and times of day as the API spells them.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use pantau_proto::events::v1 as ev;
 
 use super::DomainError;
 
@@ -26,6 +27,14 @@ pub fn parse_time(s: &str, field: &str) -> Result<u32, DomainError> {
 
 pub fn format_time(minute: u32) -> String {
     format!("{:02}:{:02}", minute / 60, minute % 60)
+}
+
+/// The events' timestamp of a moment.
+pub fn timestamp(t: DateTime<Utc>) -> ev::Timestamp {
+    ev::Timestamp {
+        seconds: t.timestamp(),
+        nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0),
+    }
 }
 
 /// A calendar month, `YYYY-MM`.

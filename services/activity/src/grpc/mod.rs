@@ -144,11 +144,7 @@ impl Activity {
     }
 
     pub fn timestamp(&self) -> ev::Timestamp {
-        let now = self.now();
-        ev::Timestamp {
-            seconds: now.timestamp(),
-            nanos: i32::try_from(now.timestamp_subsec_nanos()).unwrap_or(0),
-        }
+        crate::domain::time::timestamp(self.now())
     }
 
     /// Waits until this replica's directory has applied `sequence` of the

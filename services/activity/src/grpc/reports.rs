@@ -9,12 +9,12 @@ use pantau_platform::ServiceError;
 use pantau_proto::activity::v1 as api;
 use pantau_proto::events::v1::activity_event::Event;
 
-use super::{Activity, MAX_BULK, not_found, worker_or_self};
+use super::{Activity, MAX_BULK, worker_or_self};
 use crate::core::{self, Ctx, day_subject};
 use crate::domain::access::{may_report, may_review};
 use crate::domain::day::{self, Day, Decision, Facts, parse_report_id};
 use crate::domain::input::ReportInput;
-use crate::domain::registry::Worker;
+use crate::domain::registry::{Agency, Worker};
 use crate::domain::{DomainError, Principal};
 
 /// The worker a request acts on, and the caller as a worker id (accounts
@@ -93,12 +93,13 @@ pub async fn report(
     })
 }
 
-/// The report's day and worker from its id (NOT_FOUND when it names none).
-fn locate(a: &Activity, report_id: &str) -> Result<(NaiveDate, Worker), ServiceError> {
+/// The report's day, worker and agency from its id (NOT_FOUND when it
+/// names none).
+fn locate(a: &Activity, report_id: &str) -> Result<(NaiveDate, Worker, Agency), ServiceError> {
     let (date, worker_id) = parse_report_id(report_id)
         .ok_or_else(|| DomainError::NotFound(format!("report {report_id} not found")))?;
-    let (worker, _) = a.worker(&worker_id)?;
-    Ok((date, worker))
+    let (worker, agency) = a.worker(&worker_id)?;
+    Ok((date, worker, agency))
 }
 
 pub async fn amend(
@@ -116,14 +117,8 @@ pub async fn amend(
         req.location.as_ref(),
         &req.evidence,
     )?;
-    let (date, worker) = locate(a, &req.report_id)?;
+    let (date, worker, agency) = locate(a, &req.report_id)?;
     let on_behalf = may_report(p, &worker, date)?;
-    let agency = a
-        .dir()
-        .agencies
-        .get(&worker.agency_id)
-        .cloned()
-        .ok_or_else(|| not_found("agency", &worker.agency_id))?;
     let (today, now_minute) = a.local_now(&agency);
     let (by, at) = (actor(p), a.timestamp());
     let done = core::execute_day(
@@ -169,7 +164,7 @@ async fn review_one(
     decision: &Decision,
     scope: &str,
 ) -> Result<api::ReportStatus, ServiceError> {
-    let (date, worker) = locate(a, report_id)?;
+    let (date, worker, _) = locate(a, report_id)?;
     let (reviewer, at) = (actor(p), a.timestamp());
     let done = core::execute_day(
         &a.store,
