@@ -114,6 +114,42 @@ pub(crate) struct Appender {
     client: async_nats::Client,
     target: Target,
     tx: Option<mpsc::Sender<Pending>>,
+    stats: Arc<Counters>,
+}
+
+/// How the group commit went since the store was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AppendStats {
+    /// Atomic batches the stream stored.
+    pub batches_committed: u64,
+    /// Atomic batches the stream refused (one refused append refuses its
+    /// batch; the rest are committed again in halves).
+    pub batches_refused: u64,
+    /// Appends sent one at a time: alone in the queue, or left of a
+    /// refused batch once it was small.
+    pub single_appends: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    committed: std::sync::atomic::AtomicU64,
+    refused: std::sync::atomic::AtomicU64,
+    single: std::sync::atomic::AtomicU64,
+}
+
+impl Counters {
+    fn count(c: &std::sync::atomic::AtomicU64, n: usize) {
+        c.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> AppendStats {
+        let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        AppendStats {
+            batches_committed: get(&self.committed),
+            batches_refused: get(&self.refused),
+            single_appends: get(&self.single),
+        }
+    }
 }
 
 /// Where single publishes go, and the stream to consult on a conflict.
@@ -131,11 +167,13 @@ impl Appender {
         mode: AppendMode,
     ) -> Self {
         let target = Target { js, stream };
+        let stats = Arc::new(Counters::default());
         match mode {
             AppendMode::Pipelined => Self {
                 client,
                 target,
                 tx: None,
+                stats,
             },
             AppendMode::Batched {
                 max_batch,
@@ -148,6 +186,7 @@ impl Appender {
                         rx.clone(),
                         client.clone(),
                         target.clone(),
+                        stats.clone(),
                         max_batch.max(1),
                     ));
                 }
@@ -155,9 +194,14 @@ impl Appender {
                     client,
                     target,
                     tx: Some(tx),
+                    stats,
                 }
             }
         }
+    }
+
+    pub(crate) fn stats(&self) -> AppendStats {
+        self.stats.snapshot()
     }
 
     pub(crate) async fn append(&self, event: NewEvent) -> Result<Appended, AppendError> {
@@ -352,6 +396,7 @@ async fn committer(
     rx: Arc<Mutex<mpsc::Receiver<Pending>>>,
     client: async_nats::Client,
     target: Target,
+    stats: Arc<Counters>,
     max_batch: usize,
 ) {
     // Appends to a subject already in the batch wait for the next one: a
@@ -395,12 +440,18 @@ async fn committer(
                 }
             }
         }
-        commit(&client, &target, batch).await;
+        commit(&client, &target, &stats, batch).await;
     }
 }
 
-async fn commit(client: &async_nats::Client, target: &Target, batch: Vec<Pending>) {
+async fn commit(
+    client: &async_nats::Client,
+    target: &Target,
+    stats: &Counters,
+    batch: Vec<Pending>,
+) {
     if batch.len() == 1 {
+        Counters::count(&stats.single, 1);
         for p in batch {
             let result = publish_one(target, p.msg).await;
             let _ = p.reply.send(result);
@@ -410,6 +461,7 @@ async fn commit(client: &async_nats::Client, target: &Target, batch: Vec<Pending
     let n = batch.len();
     match commit_atomic(client, &batch).await {
         Ok(last_sequence) => {
+            Counters::count(&stats.committed, 1);
             debug!(size = n, last_sequence, "atomic batch committed");
             let first = last_sequence + 1 - n as u64;
             for (i, p) in batch.into_iter().enumerate() {
@@ -419,8 +471,24 @@ async fn commit(client: &async_nats::Client, target: &Target, batch: Vec<Pending
                 }));
             }
         }
+        // One refused append (a concurrent change, a duplicate) refuses the
+        // whole batch. The rest are still good: halve the batch and commit
+        // each half, so k refusals among n appends cost about 2k log(n/k)
+        // small batches instead of n single appends.
+        Err(reason) if n > INDIVIDUALLY => {
+            Counters::count(&stats.refused, 1);
+            debug!(size = n, %reason, "atomic batch refused, committing its halves");
+            let mut first = batch;
+            let second = first.split_off(n / 2);
+            futures::future::join(
+                Box::pin(commit(client, target, stats, first)),
+                Box::pin(commit(client, target, stats, second)),
+            )
+            .await;
+        }
         Err(reason) => {
-            // Safe to resend one by one: every message has a Nats-Msg-Id.
+            Counters::count(&stats.refused, 1);
+            Counters::count(&stats.single, n);
             debug!(size = n, %reason, "atomic batch refused, resending individually");
             let results = join_all(batch.iter().map(|p| {
                 publish_one(
@@ -439,6 +507,9 @@ async fn commit(client: &async_nats::Client, target: &Target, batch: Vec<Pending
         }
     }
 }
+
+/// A refused batch this small is resent one append at a time.
+const INDIVIDUALLY: usize = 4;
 
 #[derive(serde::Deserialize)]
 struct BatchAck {

@@ -6,6 +6,8 @@
 //! `Nats-Msg-Id`), so a retried command returns the original outcome and
 //! stores nothing twice.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use crate::{AppendError, EventStore, Expected, Metadata, NewEvent, RecordedEvent};
@@ -126,6 +128,10 @@ where
     Ev: Clone,
     D: Fn(&S) -> Result<Vec<Ev>, E>,
 {
+    let _turn = match cache {
+        Some(c) => Some(c.turn(subject).await),
+        None => None,
+    };
     let remembered = cache.is_some_and(|c| c.get(subject).is_some());
     if !remembered {
         let events = decide(&S::default()).map_err(CommandError::Refused)?;
@@ -193,6 +199,7 @@ where
     Ev: Clone,
     D: Fn(&S) -> Result<Vec<Ev>, E>,
 {
+    let _turn = cache.turn(subject).await;
     run(store, codec, Some(cache), subject, evolve, cmd, decide).await
 }
 
@@ -210,6 +217,33 @@ pub struct Known<Ev> {
 pub struct Cache<Ev> {
     subjects: std::sync::Mutex<std::collections::HashMap<String, Vec<Known<Ev>>>>,
     capacity: usize,
+    /// One command at a time per subject on this replica: two commands
+    /// racing on the same aggregate would both expect the same sequence,
+    /// and the loser's refused append would cost a round trip (and, in a
+    /// group commit, a refused batch).
+    turns: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A command's turn on a subject; the next waiting command goes when it
+/// is dropped.
+struct Turn<'a, Ev> {
+    cache: &'a Cache<Ev>,
+    subject: &'a str,
+    held: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl<Ev> Drop for Turn<'_, Ev> {
+    fn drop(&mut self) {
+        self.held.take();
+        if let Ok(mut turns) = self.cache.turns.lock()
+            && turns
+                .get(self.subject)
+                .is_some_and(|t| Arc::strong_count(t) == 1)
+        {
+            // Nobody is waiting: forget the subject's lock.
+            turns.remove(self.subject);
+        }
+    }
 }
 
 impl<Ev: Clone> Cache<Ev> {
@@ -217,6 +251,27 @@ impl<Ev: Clone> Cache<Ev> {
         Self {
             subjects: std::sync::Mutex::new(std::collections::HashMap::new()),
             capacity: capacity.max(1),
+            turns: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// Waits for this replica's other commands on `subject` to finish.
+    async fn turn<'a>(&'a self, subject: &'a str) -> Turn<'a, Ev> {
+        let lock = self
+            .turns
+            .lock()
+            .map(|mut t| t.entry(subject.to_owned()).or_default().clone())
+            .ok();
+        // A poisoned map only loses the serialisation, never a command:
+        // the expected sequence still guards the aggregate.
+        let held = match lock {
+            Some(lock) => Some(lock.lock_owned().await),
+            None => None,
+        };
+        Turn {
+            cache: self,
+            subject,
+            held,
         }
     }
 
@@ -240,6 +295,7 @@ impl<Ev: Clone> Cache<Ev> {
     }
 }
 
+/// The command loop; with a cache, the caller holds the subject's turn.
 async fn run<S, Ev, E, D>(
     store: &EventStore,
     codec: &Codec<Ev>,

@@ -16,7 +16,7 @@ pub mod envelope;
 pub mod follow;
 pub mod stream;
 
-pub use append::{AppendError, AppendMode, Appended, Expected, NewEvent};
+pub use append::{AppendError, AppendMode, AppendStats, Appended, Expected, NewEvent};
 pub use envelope::{Metadata, RecordedEvent, Upcaster, Upcasters, headers};
 pub use follow::{FollowError, Follower};
 pub use stream::{StreamSpec, ensure_stream};
@@ -76,6 +76,11 @@ impl EventStore {
 
     pub fn stream_name(&self) -> &str {
         &self.stream.cached_info().config.name
+    }
+
+    /// How the group commit has gone so far (all zero in pipelined mode).
+    pub fn append_stats(&self) -> AppendStats {
+        self.appender.stats()
     }
 
     /// Appends one event. Concurrent calls are group-committed.

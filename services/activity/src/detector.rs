@@ -21,10 +21,10 @@ use pantau_eventstore::{EventStore, Expected, NewEvent};
 use pantau_platform::shutdown::Shutdown;
 use pantau_projection::ProjectionHandle;
 use pantau_proto::events::v1::{self as ev, activity_event::Event};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
 use crate::core::{decode_payload, encode, event_type, flag_subject};
-use crate::readmodel::{overlap_minutes, same_site};
+use crate::readmodel::queries;
 
 const CONSUMER: &str = "activity-duplicate-detector";
 const BATCH: usize = 500;
@@ -63,6 +63,7 @@ pub async fn spawn(
         .messages()
         .await
         .map_err(|e| anyhow::anyhow!("failed to consume for the detector: {e}"))?;
+    let mut statistics = Statistics::load(&pool).await;
     tokio::spawn(async move {
         loop {
             let first = tokio::select! {
@@ -85,7 +86,8 @@ pub async fn spawn(
                 }
             }
             match check(&store, &pool, &read, &batch).await {
-                Ok(flagged) => {
+                Ok((checked, flagged)) => {
+                    statistics.grew(&pool, checked).await;
                     if flagged > 0 {
                         tracing::info!(flagged, "duplicate work flagged");
                     }
@@ -103,28 +105,14 @@ pub async fn spawn(
     Ok(())
 }
 
-/// One flag to record.
-struct Flag {
-    report_id: String,
-    worker_id: String,
-    other_report_id: String,
-    other_worker_id: String,
-    agency_id: String,
-    local_date: String,
-    code: String,
-    site_id: String,
-    overlap_minutes: u32,
-    details_seq: i64,
-}
-
-/// Checks the reports a batch of day events touched; returns how many
-/// flags it recorded.
+/// Checks the reports a batch of day events touched; returns how many it
+/// checked and how many flags it recorded.
 async fn check(
     store: &EventStore,
     pool: &PgPool,
     read: &ProjectionHandle,
     batch: &[async_nats::jetstream::Message],
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<(usize, usize)> {
     let mut reports = BTreeSet::new();
     let mut last = 0;
     for m in batch {
@@ -141,79 +129,14 @@ async fn check(
         }
     }
     if reports.is_empty() {
-        return Ok(0);
+        return Ok((0, 0));
     }
     anyhow::ensure!(
         read.wait_for(last, Duration::from_secs(20)).await,
         "the read model has not reached {last} yet"
     );
     let ids: Vec<String> = reports.into_iter().collect();
-    let rows = sqlx::query(
-        r"SELECT me.report_id, me.worker_id, me.agency_id, me.local_date::text AS local_date,
-            me.code, me.site_id, me.latitude, me.longitude, me.start_minute, me.end_minute,
-            me.details_seq,
-            r.report_id AS other_id, r.worker_id AS other_worker, r.site_id AS other_site,
-            r.latitude AS other_lat, r.longitude AS other_lon,
-            r.start_minute AS other_start, r.end_minute AS other_end
-          FROM unnest($1::text[]) AS m(report_id)
-          JOIN activity_read.reports me ON me.report_id = m.report_id AND me.status <> 3
-          JOIN activity_read.reports r ON r.agency_id = me.agency_id
-            AND r.local_date = me.local_date AND r.code = me.code
-            AND r.worker_id <> me.worker_id AND r.status <> 3
-            AND r.details_seq < me.details_seq
-            AND r.start_minute < me.end_minute AND r.end_minute > me.start_minute
-            -- the same site, or near enough to be (checked exactly below):
-            -- 0.0005 degrees is about 55 m
-            AND ((me.site_id <> '' AND r.site_id = me.site_id)
-                OR (abs(r.latitude - me.latitude) < 0.0005
-                    AND abs(r.longitude - me.longitude) < 0.0005))
-          ORDER BY me.report_id, r.details_seq",
-    )
-    .bind(&ids)
-    .fetch_all(pool)
-    .await?;
-    let minute = |row: &sqlx::postgres::PgRow, col: &str| -> Result<u32, sqlx::Error> {
-        Ok(u32::try_from(row.try_get::<i32, _>(col)?).unwrap_or(0))
-    };
-    let position = |row: &sqlx::postgres::PgRow, lat: &str, lon: &str| match (
-        row.try_get::<Option<f64>, _>(lat),
-        row.try_get::<Option<f64>, _>(lon),
-    ) {
-        (Ok(Some(a)), Ok(Some(b))) => Some((a, b)),
-        _ => None,
-    };
-    let mut flags = Vec::new();
-    for row in &rows {
-        let (site, other_site): (String, String) =
-            (row.try_get("site_id")?, row.try_get("other_site")?);
-        if !same_site(
-            &site,
-            position(row, "latitude", "longitude"),
-            &other_site,
-            position(row, "other_lat", "other_lon"),
-        ) {
-            continue;
-        }
-        let overlap = overlap_minutes(
-            (minute(row, "start_minute")?, minute(row, "end_minute")?),
-            (minute(row, "other_start")?, minute(row, "other_end")?),
-        );
-        if overlap == 0 {
-            continue;
-        }
-        flags.push(Flag {
-            report_id: row.try_get("report_id")?,
-            worker_id: row.try_get("worker_id")?,
-            other_report_id: row.try_get("other_id")?,
-            other_worker_id: row.try_get("other_worker")?,
-            agency_id: row.try_get("agency_id")?,
-            local_date: row.try_get("local_date")?,
-            code: row.try_get("code")?,
-            site_id: if site.is_empty() { other_site } else { site },
-            overlap_minutes: overlap,
-            details_seq: row.try_get("details_seq")?,
-        });
-    }
+    let flags = queries::duplicates_of(pool, &ids).await?;
     let appended = join_all(flags.iter().map(|f| {
         let event = Event::DuplicateWorkFlagged(ev::DuplicateWorkFlagged {
             report_id: f.report_id.clone(),
@@ -245,5 +168,60 @@ async fn check(
             anyhow::bail!("failed to record a duplicate-work flag: {e}");
         }
     }
-    Ok(flags.len())
+    Ok((ids.len(), flags.len()))
+}
+
+/// Keeps the planner's picture of the reports table current. The
+/// detector's lookups are only fast through `reports_by_site` and
+/// `reports_by_cell`; statistics taken while the table was small (a new
+/// deployment, a new province) make the agency's index look as good, and
+/// every lookup then scans the whole task's day. Autovacuum refreshes them
+/// only after a minute or more, so the detector analyzes the table itself
+/// each time the reports it has checked outnumber the rows last analyzed.
+struct Statistics {
+    rows_analyzed: f64,
+    checked_since: usize,
+}
+
+/// Below this many reports a scan is cheap whatever the plan.
+const ANALYZE_AFTER: f64 = 1_000.0;
+
+impl Statistics {
+    async fn load(pool: &PgPool) -> Statistics {
+        Statistics {
+            rows_analyzed: Self::rows(pool).await,
+            checked_since: 0,
+        }
+    }
+
+    /// The row count the planner believes (0 before the first analyze).
+    async fn rows(pool: &PgPool) -> f64 {
+        sqlx::query_scalar::<_, f32>(
+            "SELECT reltuples FROM pg_class WHERE oid = 'activity_read.reports'::regclass",
+        )
+        .fetch_one(pool)
+        .await
+        .map_or(0.0, |r| f64::from(r.max(0.0)))
+    }
+
+    async fn grew(&mut self, pool: &PgPool, checked: usize) {
+        self.checked_since += checked;
+        if (self.checked_since as f64) < self.rows_analyzed.max(ANALYZE_AFTER) {
+            return;
+        }
+        match sqlx::query("ANALYZE activity_read.reports")
+            .execute(pool)
+            .await
+        {
+            Ok(_) => {
+                self.rows_analyzed = Self::rows(pool).await;
+                self.checked_since = 0;
+                tracing::debug!(
+                    rows = self.rows_analyzed,
+                    "duplicate detector: reports analyzed"
+                );
+            }
+            Err(e) => tracing::warn!(error = %e, "duplicate detector: analyze failed"),
+        }
+    }
 }

@@ -78,6 +78,13 @@ CREATE TABLE IF NOT EXISTS reports (
 );
 CREATE INDEX IF NOT EXISTS reports_by_worker ON reports (worker_id, local_date, start_minute);
 CREATE INDEX IF NOT EXISTS reports_by_agency ON reports (agency_id, local_date, code);
+-- The duplicate detector's lookups: the same task at the same site id, or
+-- in the same cell of a 0.0005-degree grid (about 55 m a side).
+CREATE INDEX IF NOT EXISTS reports_by_site ON reports (agency_id, local_date, code, site_id)
+    WHERE site_id <> '';
+CREATE INDEX IF NOT EXISTS reports_by_cell ON reports (agency_id, local_date, code,
+    (floor(latitude * 2000)::int), (floor(longitude * 2000)::int))
+    WHERE latitude IS NOT NULL;
 CREATE INDEX IF NOT EXISTS reports_pending_by_supervisor
     ON reports (supervisor_id, pending_since, report_id) WHERE status = 1;
 CREATE INDEX IF NOT EXISTS reports_pending_by_agency
@@ -896,13 +903,18 @@ pub mod queries {
                 id,
             ),
         };
+        // Planned for each call (not a cached generic plan): a plan made
+        // while the table was nearly empty may pick the agency's index for
+        // a supervisor's queue and keep scanning it as the table grows.
         let rows = sqlx::query(select)
             .bind(key)
             .bind(limit.max(0))
+            .persistent(false)
             .fetch_all(pool)
             .await?;
         let total: i64 = sqlx::query_scalar(count_sql)
             .bind(key)
+            .persistent(false)
             .fetch_one(pool)
             .await?;
         let items = rows
@@ -960,72 +972,128 @@ pub mod queries {
             .collect()
     }
 
-    /// Other workers' reports of the same task (agency, day, code) whose
-    /// time overlaps `start_minute..end_minute` at the same site (the same
-    /// non-empty site id, or positions within 50 m), not rejected, and
-    /// whose details were stored before `before_seq` (the stream sequence
-    /// of the report's own ActivityReported or ActivityAmended): the later
-    /// report is flagged against the earlier ones, so each pair once.
-    /// Returns (other report id, other worker id, overlap minutes), oldest
-    /// first.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn overlapping_same_task(
+    /// Two workers on the same task at the same site at overlapping times.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Duplicate {
+        pub report_id: String,
+        pub worker_id: String,
+        pub other_report_id: String,
+        pub other_worker_id: String,
+        pub agency_id: String,
+        pub local_date: String,
+        pub code: String,
+        pub site_id: String,
+        pub overlap_minutes: u32,
+        /// The stream sequence of the report's details (its ActivityReported
+        /// or latest ActivityAmended).
+        pub details_seq: i64,
+    }
+
+    /// For each of `report_ids` (not rejected), the other workers' reports
+    /// of the same task (agency, day, code) at the same site (the same
+    /// non-empty site id, or positions within 50 m) whose times overlap and
+    /// whose details were stored before its own: the later report is
+    /// flagged against the earlier ones, so each pair once. Ordered by
+    /// report, then the others oldest first.
+    ///
+    /// Each report is one lookup in `reports_by_site` and one in
+    /// `reports_by_cell`, so the cost does not grow with the day's volume.
+    pub async fn duplicates_of(
         pool: &PgPool,
-        report_id: &str,
-        agency_id: &str,
-        date: NaiveDate,
-        code: &str,
-        start_minute: u32,
-        end_minute: u32,
-        site_id: &str,
-        position: Option<(f64, f64)>,
-        worker_id: &str,
-        before_seq: i64,
-    ) -> Result<Vec<(String, String, u32)>, sqlx::Error> {
-        let start = i32::try_from(start_minute).unwrap_or(i32::MAX);
-        let end = i32::try_from(end_minute).unwrap_or(i32::MAX);
+        report_ids: &[String],
+    ) -> Result<Vec<Duplicate>, sqlx::Error> {
         let rows = sqlx::query(
-            r"SELECT report_id, worker_id, start_minute, end_minute, site_id, latitude, longitude
-            FROM activity_read.reports
-            WHERE agency_id = $1 AND local_date = $2 AND code = $3
-                AND report_id <> $4 AND worker_id <> $5 AND status <> 3
-                AND details_seq < $6 AND start_minute < $8 AND end_minute > $7
-            ORDER BY details_seq, report_id",
+            r"WITH me AS (
+            SELECT me.* FROM unnest($1::text[]) AS m(report_id)
+            JOIN activity_read.reports me ON me.report_id = m.report_id AND me.status <> 3
+          ), pairs AS (
+            SELECT me.report_id, r.report_id AS other_id
+            FROM me JOIN activity_read.reports r ON r.agency_id = me.agency_id
+              AND r.local_date = me.local_date AND r.code = me.code
+              AND r.site_id = me.site_id AND r.site_id <> ''
+              AND r.worker_id <> me.worker_id AND r.status <> 3
+              AND r.details_seq < me.details_seq
+              AND r.start_minute < me.end_minute AND r.end_minute > me.start_minute
+            WHERE me.site_id <> ''
+            UNION
+            -- near enough to be the same site (checked exactly below): the
+            -- neighbouring cells of the reports_by_cell grid, 0.0005 degrees
+            -- (about 55 m) a side
+            SELECT me.report_id, r.report_id
+            FROM me JOIN activity_read.reports r ON r.agency_id = me.agency_id
+              AND r.local_date = me.local_date AND r.code = me.code
+              AND r.latitude IS NOT NULL
+              AND floor(r.latitude * 2000)::int
+                  BETWEEN floor(me.latitude * 2000)::int - 1 AND floor(me.latitude * 2000)::int + 1
+              AND floor(r.longitude * 2000)::int
+                  BETWEEN floor(me.longitude * 2000)::int - 1
+                  AND floor(me.longitude * 2000)::int + 1
+              AND abs(r.latitude - me.latitude) < 0.0005
+              AND abs(r.longitude - me.longitude) < 0.0005
+              AND r.worker_id <> me.worker_id AND r.status <> 3
+              AND r.details_seq < me.details_seq
+              AND r.start_minute < me.end_minute AND r.end_minute > me.start_minute
+            WHERE me.latitude IS NOT NULL
+          )
+          SELECT me.report_id, me.worker_id, me.agency_id, me.local_date::text AS local_date,
+            me.code, me.site_id, me.latitude, me.longitude, me.start_minute, me.end_minute,
+            me.details_seq,
+            r.report_id AS other_id, r.worker_id AS other_worker, r.site_id AS other_site,
+            r.latitude AS other_lat, r.longitude AS other_lon,
+            r.start_minute AS other_start, r.end_minute AS other_end
+          FROM pairs p
+          JOIN me ON me.report_id = p.report_id
+          JOIN activity_read.reports r ON r.report_id = p.other_id
+          ORDER BY me.report_id, r.details_seq",
         )
-        .bind(agency_id)
-        .bind(date)
-        .bind(code)
-        .bind(report_id)
-        .bind(worker_id)
-        .bind(before_seq)
-        .bind(start)
-        .bind(end)
+        .bind(report_ids)
+        // Planned for each batch: a generic plan made while the table was
+        // nearly empty keeps scanning the whole task's reports.
+        .persistent(false)
         .fetch_all(pool)
         .await?;
+        let position = |row: &PgRow, lat: &str, lon: &str| -> Result<_, sqlx::Error> {
+            Ok(
+                match (
+                    row.try_get::<Option<f64>, _>(lat)?,
+                    row.try_get::<Option<f64>, _>(lon)?,
+                ) {
+                    (Some(a), Some(b)) => Some((a, b)),
+                    _ => None,
+                },
+            )
+        };
         let mut found = Vec::new();
         for row in &rows {
-            let other_site: String = row.try_get("site_id")?;
-            let other_pos = match (
-                row.try_get::<Option<f64>, _>("latitude")?,
-                row.try_get::<Option<f64>, _>("longitude")?,
+            let (site, other_site): (String, String) =
+                (row.try_get("site_id")?, row.try_get("other_site")?);
+            if !same_site(
+                &site,
+                position(row, "latitude", "longitude")?,
+                &other_site,
+                position(row, "other_lat", "other_lon")?,
             ) {
-                (Some(lat), Some(lon)) => Some((lat, lon)),
-                _ => None,
-            };
-            if !same_site(site_id, position, &other_site, other_pos) {
                 continue;
             }
             let overlap = overlap_minutes(
-                (start_minute, end_minute),
                 (minute(row, "start_minute")?, minute(row, "end_minute")?),
+                (minute(row, "other_start")?, minute(row, "other_end")?),
             );
-            if overlap > 0 {
-                found.push((
-                    row.try_get("report_id")?,
-                    row.try_get("worker_id")?,
-                    overlap,
-                ));
+            if overlap == 0 {
+                continue;
             }
+            found.push(Duplicate {
+                report_id: row.try_get("report_id")?,
+                worker_id: row.try_get("worker_id")?,
+                other_report_id: row.try_get("other_id")?,
+                other_worker_id: row.try_get("other_worker")?,
+                agency_id: row.try_get("agency_id")?,
+                local_date: row.try_get("local_date")?,
+                code: row.try_get("code")?,
+                site_id: if site.is_empty() { other_site } else { site },
+                overlap_minutes: overlap,
+                details_seq: row.try_get("details_seq")?,
+            });
         }
         Ok(found)
     }
@@ -1605,47 +1673,63 @@ mod tests {
                 ]
             );
 
-            // Overlaps: R2 (amended at seq 9) against the earlier R1; R4 is
-            // rejected and far away; R1 at its own time had nothing before.
-            let day: NaiveDate = D.parse().unwrap();
-            let near = Some((-6.2 + 0.0002, 106.8));
-            let found = queries::overlapping_same_task(
-                &pool, "R2", "A", day, "DRAIN", 555, 660, "", near, "W2", 9,
-            )
-            .await
-            .unwrap();
-            assert_eq!(found, [("R1".to_owned(), "W1".to_owned(), 45)]);
-            let found = queries::overlapping_same_task(
-                &pool,
-                "R1",
-                "A",
-                day,
-                "DRAIN",
-                480,
-                600,
-                "S1",
-                Some((-6.2, 106.8)),
-                "W1",
-                3,
-            )
-            .await
-            .unwrap();
-            assert!(found.is_empty());
-            // A new report by W5 at site S1 without a position, 09:50-12:00:
-            // R1 by site id (10 min), not R2 (no shared site, no position).
-            let found = queries::overlapping_same_task(
-                &pool, "R9", "A", day, "DRAIN", 590, 720, "S1", None, "W5", 100,
-            )
-            .await
-            .unwrap();
-            assert_eq!(found, [("R1".to_owned(), "W1".to_owned(), 10)]);
-            // Same worker's own reports never count.
-            let found = queries::overlapping_same_task(
-                &pool, "R9", "A", day, "DRAIN", 590, 720, "S1", None, "W1", 100,
-            )
-            .await
-            .unwrap();
-            assert!(found.is_empty());
+            // Duplicates: R2 (amended at seq 9, ~22 m from R1) against the
+            // earlier R1, 45 minutes; R1 had nothing before it; R4 is
+            // rejected and far away.
+            let ids = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+            let found = queries::duplicates_of(&pool, &ids(&["R1", "R2", "R4", "R3", "nope"]))
+                .await
+                .unwrap();
+            assert_eq!(
+                found,
+                [queries::Duplicate {
+                    report_id: "R2".into(),
+                    worker_id: "W2".into(),
+                    other_report_id: "R1".into(),
+                    other_worker_id: "W1".into(),
+                    agency_id: "A".into(),
+                    local_date: D.into(),
+                    code: "DRAIN".into(),
+                    site_id: "S1".into(),
+                    overlap_minutes: 45,
+                    details_seq: 9,
+                }]
+            );
+            // R7 by W5 at site S1 without a position, 09:50-12:00: R1 by
+            // site id (10 min), not R2 (no shared site, no position). R8 by
+            // W1 at S1 at the same time: R7 (130 min), never W1's own R1.
+            let later = [
+                reported(
+                    20,
+                    "R7",
+                    "W5",
+                    D,
+                    details("DRAIN", "A", 590, 720, "S1", None, vec![]),
+                ),
+                reported(
+                    21,
+                    "R8",
+                    "W1",
+                    D,
+                    details("DRAIN", "A", 590, 720, "S1", None, vec![]),
+                ),
+            ];
+            model.apply_all(&mut conn, &later).await.unwrap();
+            let found = queries::duplicates_of(&pool, &ids(&["R8", "R7"]))
+                .await
+                .unwrap();
+            let pairs: Vec<(&str, &str, u32, &str)> = found
+                .iter()
+                .map(|d| {
+                    (
+                        d.report_id.as_str(),
+                        d.other_report_id.as_str(),
+                        d.overlap_minutes,
+                        d.site_id.as_str(),
+                    )
+                })
+                .collect();
+            assert_eq!(pairs, [("R7", "R1", 10, "S1"), ("R8", "R7", 130, "S1")]);
         }
     }
 }

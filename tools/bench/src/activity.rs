@@ -387,6 +387,7 @@ pub async fn run(pg: &PgServer, reports: usize) -> anyhow::Result<Value> {
     // scans of day subjects.
     let js = running.activity.store.jetstream().clone();
     let api_before = js.query_account().await?.requests;
+    let commits_before = running.activity.store.append_stats();
     let filed = file_reports(
         &channels,
         &worker_tokens,
@@ -402,6 +403,7 @@ pub async fn run(pg: &PgServer, reports: usize) -> anyhow::Result<Value> {
     }
     let reports_end = Instant::now();
     let api_after = js.query_account().await?.requests;
+    let commits = running.activity.store.append_stats();
     let (api_requests, api_errors) = (
         api_after.total.saturating_sub(api_before.total),
         api_after.errors.saturating_sub(api_before.errors),
@@ -533,6 +535,11 @@ pub async fn run(pg: &PgServer, reports: usize) -> anyhow::Result<Value> {
         "detector_caught_up_seconds": detector_seconds,
         "duplicate_flags": flags,
         "day_loads_idle": day_loads,
+        "group_commit_during_reports": {
+            "batches_committed": commits.batches_committed - commits_before.batches_committed,
+            "batches_refused": commits.batches_refused - commits_before.batches_refused,
+            "single_appends": commits.single_appends - commits_before.single_appends,
+        },
         "jetstream_api_during_reports": {
             "requests": api_requests,
             "errors": api_errors,

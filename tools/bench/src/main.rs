@@ -57,7 +57,7 @@ async fn run() -> anyhow::Result<serde_json::Value> {
     let checkins = count("PANTAU_BENCH_CHECKINS", 100_000)?;
     let reports = count("PANTAU_BENCH_REPORTS", 50_000)?;
     let raw_nats = nats::run().await?;
-    let pg = pantau_testkit::PgServer::spawn().await?;
+    let pg = pantau_testkit::PgServer::start().await?;
     let raw_postgres = postgres::run(&pg).await?;
     let mut attendance = serde_json::Value::Null;
     if wants("attendance") {
