@@ -173,11 +173,14 @@ async fn check(
 
 /// Keeps the planner's picture of the reports table current. The
 /// detector's lookups are only fast through `reports_by_site` and
-/// `reports_by_cell`; statistics taken while the table was small (a new
-/// deployment, a new province) make the agency's index look as good, and
-/// every lookup then scans the whole task's day. Autovacuum refreshes them
-/// only after a minute or more, so the detector analyzes the table itself
-/// each time the reports it has checked outnumber the rows last analyzed.
+/// `reports_by_cell`, and a supervisor's queue through
+/// `reports_pending_by_supervisor`; statistics taken while the table was
+/// small (a new deployment, a new province) make the agency's indexes look
+/// as good, and the plans cached on every connection then scan the whole
+/// agency. Autovacuum refreshes statistics only after a minute or more, so
+/// the detector analyzes the table itself each time the reports it has
+/// checked outnumber the rows last analyzed; that also makes the cached
+/// plans be made again.
 struct Statistics {
     rows_analyzed: f64,
     checked_since: usize,

@@ -903,20 +903,23 @@ pub mod queries {
                 id,
             ),
         };
-        // Planned for each call (not a cached generic plan): a plan made
-        // while the table was nearly empty may pick the agency's index for
-        // a supervisor's queue and keep scanning it as the table grows.
+        // One plan per connection, not one per call: supervisors poll their
+        // queues, and planning these costs more than running them. The
+        // detector's ANALYZE as the table grows has the plans made again.
+        let mut tx = pool.begin().await?;
+        sqlx::raw_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+            .execute(&mut *tx)
+            .await?;
         let rows = sqlx::query(select)
             .bind(key)
             .bind(limit.max(0))
-            .persistent(false)
-            .fetch_all(pool)
+            .fetch_all(&mut *tx)
             .await?;
         let total: i64 = sqlx::query_scalar(count_sql)
             .bind(key)
-            .persistent(false)
-            .fetch_one(pool)
+            .fetch_one(&mut *tx)
             .await?;
+        tx.rollback().await?;
         let items = rows
             .iter()
             .map(|r| queue_item(r, now))
@@ -1002,6 +1005,18 @@ pub mod queries {
         pool: &PgPool,
         report_ids: &[String],
     ) -> Result<Vec<Duplicate>, sqlx::Error> {
+        // Index probes per report, whatever the planner guesses: with the
+        // reports of a batch unknown when planning, it may prefer hashing
+        // every report of the task for a batch of a few dozen. And one plan
+        // per connection: planning this query costs more than running it
+        // for a few reports, and the probes do not depend on the batch.
+        let mut tx = pool.begin().await?;
+        sqlx::raw_sql(
+            "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off;
+             SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_generic_plan",
+        )
+        .execute(&mut *tx)
+        .await?;
         let rows = sqlx::query(
             r"WITH me AS (
             SELECT me.* FROM unnest($1::text[]) AS m(report_id)
@@ -1047,11 +1062,9 @@ pub mod queries {
           ORDER BY me.report_id, r.details_seq",
         )
         .bind(report_ids)
-        // Planned for each batch: a generic plan made while the table was
-        // nearly empty keeps scanning the whole task's reports.
-        .persistent(false)
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.rollback().await?;
         let position = |row: &PgRow, lat: &str, lon: &str| -> Result<_, sqlx::Error> {
             Ok(
                 match (

@@ -250,11 +250,28 @@ impl Registry {
 /// reports are in (reports alone, then approvals alone);
 /// `PANTAU_BENCH_REPORT_RATE` offers that many reports a second (open loop)
 /// instead of as many as the clients manage, to find the rate at which
-/// approvals stay fast.
+/// approvals stay fast; `PANTAU_BENCH_REVIEW_RATE` paces the supervisors to
+/// that many decisions a second between them while the reports come in
+/// (each waits its turn before the next decision, a bulk approval counting
+/// one per report), instead of deciding as fast as they can.
 struct Knobs {
     codes: usize,
     review_during: bool,
     offered: Option<f64>,
+    review_rate: Option<f64>,
+}
+
+/// A positive rate from `var`, or none when unset.
+fn rate(var: &str) -> anyhow::Result<Option<f64>> {
+    match std::env::var(var) {
+        Ok(v) => Ok(Some(
+            v.parse::<f64>()
+                .ok()
+                .filter(|r| *r > 0.0)
+                .ok_or_else(|| anyhow::anyhow!("{var}={v:?}: not a positive number"))?,
+        )),
+        Err(_) => Ok(None),
+    }
 }
 
 impl Knobs {
@@ -268,19 +285,11 @@ impl Knobs {
             Err(_) => CODES,
         };
         let review_during = std::env::var("PANTAU_BENCH_REVIEW_DURING").as_deref() != Ok("0");
-        let offered = match std::env::var("PANTAU_BENCH_REPORT_RATE") {
-            Ok(v) => Some(
-                v.parse::<f64>()
-                    .ok()
-                    .filter(|r| *r > 0.0)
-                    .ok_or_else(|| anyhow::anyhow!("PANTAU_BENCH_REPORT_RATE={v:?}"))?,
-            ),
-            Err(_) => None,
-        };
         Ok(Knobs {
             codes,
             review_during,
-            offered,
+            offered: rate("PANTAU_BENCH_REPORT_RATE")?,
+            review_rate: rate("PANTAU_BENCH_REVIEW_RATE")?,
         })
     }
 }
@@ -359,7 +368,10 @@ pub async fn run(pg: &PgServer, reports: usize) -> anyhow::Result<Value> {
     let spawn_reviewers = |reviewers: &mut tokio::task::JoinSet<_>| {
         for (s, token) in supervisor_tokens.iter().enumerate() {
             let client = ActivityServiceClient::new(channels[s % channels.len()].clone());
-            reviewers.spawn(supervise(s, client, token.clone(), reporting.clone()));
+            let pace = knobs
+                .review_rate
+                .map(|r| Duration::from_secs_f64(SUPERVISORS as f64 / r));
+            reviewers.spawn(supervise(s, client, token.clone(), reporting.clone(), pace));
         }
     };
     if knobs.review_during {
@@ -501,6 +513,7 @@ pub async fn run(pg: &PgServer, reports: usize) -> anyhow::Result<Value> {
         "catalog_codes": knobs.codes,
         "review_during_reports": knobs.review_during,
         "reports_offered_per_sec": knobs.offered,
+        "decisions_offered_per_sec": knobs.review_rate,
         "catalog_version": catalog_version,
         "reports": {
             "calls": reports,
@@ -826,8 +839,27 @@ async fn supervise(
     mut client: ActivityServiceClient<Channel>,
     token: String,
     reporting: Arc<AtomicBool>,
+    pace: Option<Duration>,
 ) -> anyhow::Result<Tally> {
     let mut tally = Tally::new()?;
+    // Paced, each decision waits for its due time while reports come in;
+    // one running late does not bunch up the ones after it.
+    let mut due = Instant::now();
+    let mut wait_turn = |decisions: usize, reporting: &AtomicBool| {
+        let wait = match pace {
+            Some(pace) if reporting.load(Ordering::SeqCst) => {
+                let now = Instant::now();
+                due = due.max(now - Duration::from_secs(1)) + pace * decisions as u32;
+                Some(due - pace * decisions as u32)
+            }
+            _ => None,
+        };
+        async move {
+            if let Some(at) = wait {
+                tokio::time::sleep_until(at.into()).await;
+            }
+        }
+    };
     let bulk = s.is_multiple_of(BULK_EVERY);
     let mut stopped_at: Option<Instant> = None;
     for page in 0.. {
@@ -869,6 +901,7 @@ async fn supervise(
             .filter_map(|item| item.report.map(|r| r.report_id))
             .collect();
         if bulk {
+            wait_turn(ids.len(), &reporting).await;
             let t = Instant::now();
             let r = client
                 .bulk_approve(authed(
@@ -904,6 +937,7 @@ async fn supervise(
             continue;
         }
         for id in ids {
+            wait_turn(1, &reporting).await;
             let t = Instant::now();
             let r = client
                 .review_activity(authed(
