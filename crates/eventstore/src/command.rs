@@ -78,43 +78,10 @@ impl Command {
 /// Creates an aggregate: decides on the empty state and appends with "no
 /// events yet" straight away, skipping the load a fresh id does not need.
 /// When the subject already has events (a retry, or a clash) it falls back
-/// to [`execute`], which recognises the retry.
+/// to [`execute`], which recognises the retry. With a `cache` (a subject
+/// that is often new and sometimes busy, like a worker's day), remembered
+/// subjects go straight to [`execute`].
 pub async fn create<S, Ev, E, D>(
-    store: &EventStore,
-    codec: &Codec<Ev>,
-    subject: &str,
-    evolve: fn(S, &Ev) -> S,
-    cmd: &Command,
-    decide: D,
-) -> Result<Executed<S>, CommandError<E>>
-where
-    S: Default + Clone,
-    Ev: Clone,
-    D: Fn(&S) -> Result<Vec<Ev>, E>,
-{
-    create_with(store, codec, None, subject, evolve, cmd, decide).await
-}
-
-/// [`create`] for a subject that is often new and sometimes busy (a
-/// worker's day): remembered subjects go straight to [`execute_cached`].
-pub async fn create_cached<S, Ev, E, D>(
-    store: &EventStore,
-    codec: &Codec<Ev>,
-    cache: &Cache<Ev>,
-    subject: &str,
-    evolve: fn(S, &Ev) -> S,
-    cmd: &Command,
-    decide: D,
-) -> Result<Executed<S>, CommandError<E>>
-where
-    S: Default + Clone,
-    Ev: Clone,
-    D: Fn(&S) -> Result<Vec<Ev>, E>,
-{
-    create_with(store, codec, Some(cache), subject, evolve, cmd, decide).await
-}
-
-async fn create_with<S, Ev, E, D>(
     store: &EventStore,
     codec: &Codec<Ev>,
     cache: Option<&Cache<Ev>>,
@@ -128,10 +95,7 @@ where
     Ev: Clone,
     D: Fn(&S) -> Result<Vec<Ev>, E>,
 {
-    let _turn = match cache {
-        Some(c) => Some(c.turn(subject).await),
-        None => None,
-    };
+    let _turn = turn(cache, subject).await;
     let remembered = cache.is_some_and(|c| c.get(subject).is_some());
     if !remembered {
         let events = decide(&S::default()).map_err(CommandError::Refused)?;
@@ -165,9 +129,16 @@ where
 }
 
 /// Runs `decide` against the aggregate at `subject` and appends the result.
+///
+/// With a `cache`, it starts from what the cache remembers of the subject
+/// instead of loading it: a busy aggregate costs no stream reads while this
+/// replica is the only one changing it, and this replica's commands on the
+/// subject take turns. A stale memory is caught by the expected sequence;
+/// only the events after it are then read.
 pub async fn execute<S, Ev, E, D>(
     store: &EventStore,
     codec: &Codec<Ev>,
+    cache: Option<&Cache<Ev>>,
     subject: &str,
     evolve: fn(S, &Ev) -> S,
     cmd: &Command,
@@ -178,29 +149,19 @@ where
     Ev: Clone,
     D: Fn(&S) -> Result<Vec<Ev>, E>,
 {
-    run(store, codec, None, subject, evolve, cmd, decide).await
+    let _turn = turn(cache, subject).await;
+    run(store, codec, cache, subject, evolve, cmd, decide).await
 }
 
-/// Like [`execute`], starting from what `cache` remembers of the subject
-/// instead of loading it: a busy aggregate costs no stream reads while this
-/// replica is the only one changing it. A stale memory is caught by the
-/// expected sequence; only the events after it are then read.
-pub async fn execute_cached<S, Ev, E, D>(
-    store: &EventStore,
-    codec: &Codec<Ev>,
-    cache: &Cache<Ev>,
-    subject: &str,
-    evolve: fn(S, &Ev) -> S,
-    cmd: &Command,
-    decide: D,
-) -> Result<Executed<S>, CommandError<E>>
-where
-    S: Default + Clone,
-    Ev: Clone,
-    D: Fn(&S) -> Result<Vec<Ev>, E>,
-{
-    let _turn = cache.turn(subject).await;
-    run(store, codec, Some(cache), subject, evolve, cmd, decide).await
+/// This replica's turn on `subject`, when it keeps a cache.
+async fn turn<'a, Ev: Clone>(
+    cache: Option<&'a Cache<Ev>>,
+    subject: &'a str,
+) -> Option<Turn<'a, Ev>> {
+    match cache {
+        Some(c) => Some(c.turn(subject).await),
+        None => None,
+    }
 }
 
 /// An event of an aggregate as the command loop knows it.

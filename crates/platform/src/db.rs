@@ -47,10 +47,24 @@ pub async fn connect(
     name: &str,
     max_connections: u32,
 ) -> anyhow::Result<sqlx::PgPool> {
+    connect_with(server_url, name, max_connections, &[]).await
+}
+
+/// [`connect`] with server `settings` (`SET name = value`) on every
+/// connection of the pool.
+pub async fn connect_with(
+    server_url: &str,
+    name: &str,
+    max_connections: u32,
+    settings: &[(&str, &str)],
+) -> anyhow::Result<sqlx::PgPool> {
     let url = ensure_database(server_url, name).await?;
+    let options: sqlx::postgres::PgConnectOptions = url
+        .parse()
+        .with_context(|| format!("invalid database URL for {name}"))?;
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(max_connections)
-        .connect(&url)
+        .connect_with(options.options(settings.iter().copied()))
         .await
         .with_context(|| format!("failed to connect to database {name}"))
 }

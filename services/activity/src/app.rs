@@ -37,7 +37,17 @@ impl Running {
 const CATCH_UP: Duration = Duration::from_secs(120);
 
 pub async fn start(config: Config) -> anyhow::Result<Running> {
-    let pool = pantau_platform::db::connect(&config.database_url, &config.database, 16).await?;
+    // One plan per statement and connection, not one per call: supervisors
+    // poll their queues and the detector runs small batches, and planning
+    // those queries costs more than running them. The detector analyzes the
+    // reports table as it grows, which has the plans made again.
+    let pool = pantau_platform::db::connect_with(
+        &config.database_url,
+        &config.database,
+        16,
+        &[("plan_cache_mode", "force_generic_plan")],
+    )
+    .await?;
     let client = async_nats::connect(&config.nats_url)
         .await
         .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;

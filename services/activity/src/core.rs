@@ -115,14 +115,19 @@ impl Ctx {
     }
 }
 
+/// The worker days this replica changed recently (see [`command::execute`]).
+pub type DayCache = command::Cache<Event>;
+
 /// Runs `decide` against the aggregate at `subject` and appends the result
 /// with the expected sequence (a retried request returns its first outcome
-/// and stores nothing twice). `scope` tells apart several commands one
-/// request runs (a bulk approval's reports).
+/// and stores nothing twice), starting from what `days` remembers of a
+/// worker's day. `scope` tells apart several commands one request runs (a
+/// bulk approval's reports).
 ///
 /// Message ids are `<actor>:<request id>:<scope>:<fingerprint>:<index>`.
 pub async fn execute<S, D>(
     store: &EventStore,
+    days: Option<&DayCache>,
     subject: &str,
     evolve: fn(S, &Event) -> S,
     ctx: &Ctx,
@@ -133,17 +138,15 @@ where
     S: Default + Clone,
     D: Fn(&S) -> Result<Vec<Event>, DomainError>,
 {
-    Ok(command::execute(store, &CODEC, subject, evolve, &ctx.command(scope), decide).await?)
+    let cmd = ctx.command(scope);
+    Ok(command::execute(store, &CODEC, days, subject, evolve, &cmd, decide).await?)
 }
 
-/// The worker days this replica changed recently (see
-/// [`command::execute_cached`]).
-pub type DayCache = command::Cache<Event>;
-
-/// [`execute`] on a worker's day, starting from what `days` remembers.
-pub async fn execute_day<S, D>(
+/// [`execute`] for an aggregate that is usually new (see
+/// [`command::create`]).
+pub async fn create<S, D>(
     store: &EventStore,
-    days: &DayCache,
+    days: Option<&DayCache>,
     subject: &str,
     evolve: fn(S, &Event) -> S,
     ctx: &Ctx,
@@ -154,40 +157,6 @@ where
     S: Default + Clone,
     D: Fn(&S) -> Result<Vec<Event>, DomainError>,
 {
-    Ok(command::execute_cached(
-        store,
-        &CODEC,
-        days,
-        subject,
-        evolve,
-        &ctx.command(scope),
-        decide,
-    )
-    .await?)
-}
-
-/// [`command::create_cached`] on a worker's day, starting from what `days` remembers.
-pub async fn create_day<S, D>(
-    store: &EventStore,
-    days: &DayCache,
-    subject: &str,
-    evolve: fn(S, &Event) -> S,
-    ctx: &Ctx,
-    scope: &str,
-    decide: D,
-) -> Result<Executed<S>, ServiceError>
-where
-    S: Default + Clone,
-    D: Fn(&S) -> Result<Vec<Event>, DomainError>,
-{
-    Ok(command::create_cached(
-        store,
-        &CODEC,
-        days,
-        subject,
-        evolve,
-        &ctx.command(scope),
-        decide,
-    )
-    .await?)
+    let cmd = ctx.command(scope);
+    Ok(command::create(store, &CODEC, days, subject, evolve, &cmd, decide).await?)
 }

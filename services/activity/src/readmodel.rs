@@ -903,23 +903,15 @@ pub mod queries {
                 id,
             ),
         };
-        // One plan per connection, not one per call: supervisors poll their
-        // queues, and planning these costs more than running them. The
-        // detector's ANALYZE as the table grows has the plans made again.
-        let mut tx = pool.begin().await?;
-        sqlx::raw_sql("SET LOCAL plan_cache_mode = force_generic_plan")
-            .execute(&mut *tx)
-            .await?;
         let rows = sqlx::query(select)
             .bind(key)
             .bind(limit.max(0))
-            .fetch_all(&mut *tx)
+            .fetch_all(pool)
             .await?;
         let total: i64 = sqlx::query_scalar(count_sql)
             .bind(key)
-            .fetch_one(&mut *tx)
+            .fetch_one(pool)
             .await?;
-        tx.rollback().await?;
         let items = rows
             .iter()
             .map(|r| queue_item(r, now))
@@ -1007,13 +999,11 @@ pub mod queries {
     ) -> Result<Vec<Duplicate>, sqlx::Error> {
         // Index probes per report, whatever the planner guesses: with the
         // reports of a batch unknown when planning, it may prefer hashing
-        // every report of the task for a batch of a few dozen. And one plan
-        // per connection: planning this query costs more than running it
-        // for a few reports, and the probes do not depend on the batch.
+        // every report of the task for a batch of a few dozen.
         let mut tx = pool.begin().await?;
         sqlx::raw_sql(
             "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off;
-             SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_generic_plan",
+             SET LOCAL enable_seqscan = off",
         )
         .execute(&mut *tx)
         .await?;

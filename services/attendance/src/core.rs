@@ -134,5 +134,5 @@ where
         msg_id_prefix: format!("{}:{}", ctx.actor, ctx.request_id),
         metadata: ctx.metadata(),
     };
-    Ok(command::execute(store, &CODEC, subject, evolve, &cmd, decide).await?)
+    Ok(command::execute(store, &CODEC, None, subject, evolve, &cmd, decide).await?)
 }

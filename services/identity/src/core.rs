@@ -111,7 +111,7 @@ where
     S: Default + Clone,
     D: Fn(&S) -> Result<Vec<Event>, DomainError>,
 {
-    Ok(command::create(store, &CODEC, subject, evolve, &ctx.command(), decide).await?)
+    Ok(command::create(store, &CODEC, None, subject, evolve, &ctx.command(), decide).await?)
 }
 
 /// Runs `decide` against the aggregate at `subject` and appends the result
@@ -127,7 +127,7 @@ where
     S: Default + Clone,
     D: Fn(&S) -> Result<Vec<Event>, DomainError>,
 {
-    Ok(command::execute(store, &CODEC, subject, evolve, &ctx.command(), decide).await?)
+    Ok(command::execute(store, &CODEC, None, subject, evolve, &ctx.command(), decide).await?)
 }
 
 /// Loads and folds an aggregate without changing it.

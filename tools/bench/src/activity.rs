@@ -848,9 +848,9 @@ async fn supervise(
     let mut wait_turn = |decisions: usize, reporting: &AtomicBool| {
         let wait = match pace {
             Some(pace) if reporting.load(Ordering::SeqCst) => {
-                let now = Instant::now();
-                due = due.max(now - Duration::from_secs(1)) + pace * decisions as u32;
-                Some(due - pace * decisions as u32)
+                let at = due.max(Instant::now() - Duration::from_secs(1));
+                due = at + pace * decisions as u32;
+                Some(at)
             }
             _ => None,
         };

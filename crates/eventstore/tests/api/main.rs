@@ -433,7 +433,7 @@ async fn commands_on_one_subject_take_turns_on_a_replica() -> anyhow::Result<()>
                     msg_id_prefix: format!("tester:r{i}"),
                     metadata: Metadata::default(),
                 };
-                command::execute_cached(&es, &TEXT, &cache, subject, count, &cmd, |n: &u32| {
+                command::execute(&es, &TEXT, Some(&cache), subject, count, &cmd, |n: &u32| {
                     Ok::<_, ()>(vec![format!("{i} after {n}")])
                 })
                 .await

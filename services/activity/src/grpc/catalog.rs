@@ -33,6 +33,7 @@ pub async fn publish(
     let by = p.worker_id.clone().unwrap_or_else(|| p.subject.clone());
     let done = core::execute(
         &a.store,
+        None,
         &catalog_subject(&req.agency_id),
         catalog::evolve,
         &ctx,

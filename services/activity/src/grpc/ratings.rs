@@ -32,6 +32,7 @@ pub async fn rate(
     let at = a.timestamp();
     core::execute(
         &a.store,
+        None,
         &rating_subject(&worker.id, &month.to_string()),
         evolve,
         &ctx,

@@ -45,9 +45,9 @@ pub async fn report(
     let (today, now_minute) = a.local_now(&agency);
     let (by, at) = (actor(p), a.timestamp());
     let made = Mutex::new(None);
-    let done = core::create_day(
+    let done = core::create(
         &a.store,
-        &a.days,
+        Some(&a.days),
         &day_subject(&worker_id, date),
         day::evolve,
         &ctx,
@@ -121,9 +121,9 @@ pub async fn amend(
     let on_behalf = may_report(p, &worker, date)?;
     let (today, now_minute) = a.local_now(&agency);
     let (by, at) = (actor(p), a.timestamp());
-    let done = core::execute_day(
+    let done = core::execute(
         &a.store,
-        &a.days,
+        Some(&a.days),
         &day_subject(&worker.id, date),
         day::evolve,
         &ctx,
@@ -166,9 +166,9 @@ async fn review_one(
 ) -> Result<api::ReportStatus, ServiceError> {
     let (date, worker, _) = locate(a, report_id)?;
     let (reviewer, at) = (actor(p), a.timestamp());
-    let done = core::execute_day(
+    let done = core::execute(
         &a.store,
-        &a.days,
+        Some(&a.days),
         &day_subject(&worker.id, date),
         day::evolve,
         ctx,

@@ -86,6 +86,11 @@ async fn a_workers_days_are_seen_by_them_their_supervisors_admins_and_auditors()
 #[tokio::test]
 async fn review_queues_list_pending_reports_oldest_first() -> anyhow::Result<()> {
     let app = spawn_app().await?;
+    // Polled queues are not planned again on every call.
+    let mode: String = sqlx::query_scalar("SHOW plan_cache_mode")
+        .fetch_one(&app.running.activity.pool)
+        .await?;
+    assert_eq!(mode, "force_generic_plan");
     let team = app.team("DLH").await?;
     app.team_catalog(&team).await?;
     let siti = app.member(&team, "Siti").await?;
