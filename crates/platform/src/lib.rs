@@ -13,6 +13,7 @@ pub mod grpc;
 pub mod service_error;
 pub mod shutdown;
 pub mod telemetry;
+pub mod time;
 pub mod tokens;
 
 pub use config::{ConfigError, Settings};

@@ -1,0 +1,132 @@
+//! Wiring: database, streams, the in-memory directory, the four
+//! projections, the adjustment outbox and the gRPC server.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use pantau_eventstore::{AppendMode, EventStore, Follower, StreamSpec, Upcasters};
+use pantau_platform::shutdown::Shutdown;
+use pantau_projection::{Runner, RunnerOptions};
+use pantau_proto::scoring::v1::scoring_service_server::ScoringServiceServer;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::directory::{Directory, apply_identity_payload};
+use crate::grpc::{Api, Projections, Scoring, Streams};
+use crate::readmodel::facts::{ActivityFacts, AttendanceFacts, IdentityFacts};
+use crate::readmodel::own::OwnModel;
+
+pub const SERVICE_NAME: &str = "pantau.scoring.v1.ScoringService";
+
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub scoring: Arc<Scoring>,
+    shutdown: Shutdown,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    pub async fn stop(self) {
+        self.shutdown.trigger();
+        let _ = self.server.await;
+    }
+}
+
+/// How long start-up waits for the directory to catch up with identity.
+const CATCH_UP: Duration = Duration::from_secs(120);
+
+async fn open(
+    client: &async_nats::Client,
+    context: &str,
+    mode: AppendMode,
+) -> anyhow::Result<EventStore> {
+    Ok(EventStore::open(
+        client.clone(),
+        &StreamSpec::for_context(context),
+        mode,
+        Upcasters::new(),
+    )
+    .await?)
+}
+
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let pool = pantau_platform::db::connect(&config.database_url, &config.database, 16).await?;
+    crate::readmodel::prepare(&pool)
+        .await
+        .context("failed to create the scoring schema")?;
+    let client = async_nats::connect(&config.nats_url)
+        .await
+        .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
+    let store = open(&client, "scoring", AppendMode::from_batching(config.batching)).await?;
+    // Read only; opening them makes sure they exist when scoring starts first.
+    let streams = Streams {
+        identity: open(&client, "identity", AppendMode::Pipelined).await?,
+        attendance: open(&client, "attendance", AppendMode::Pipelined).await?,
+        activity: open(&client, "activity", AppendMode::Pipelined).await?,
+    };
+    let directory = Arc::new(RwLock::new(Directory::default()));
+    let shutdown = Shutdown::new();
+    let identity_end = streams.identity.last_sequence().await?;
+    let identity_follower = Follower::start(
+        streams.identity.jetstream().clone(),
+        streams.identity.stream_name(),
+        Vec::new(),
+        directory.clone(),
+        apply_identity_payload,
+        shutdown.clone(),
+    )
+    .await
+    .context("failed to follow the identity stream")?;
+    if !identity_follower.wait_for(identity_end, CATCH_UP).await {
+        anyhow::bail!("the directory did not catch up with the identity stream within {CATCH_UP:?}");
+    }
+    let options = RunnerOptions {
+        batch_size: config.batch_size,
+        ..RunnerOptions::default()
+    };
+    // The own projection first: the fact projections read the rule sets
+    // and closed months it keeps.
+    let own = Runner::new(OwnModel, pool.clone(), store.clone(), options.clone())
+        .spawn(shutdown.clone())
+        .await?;
+    let read = Projections {
+        identity: Runner::new(IdentityFacts, pool.clone(), streams.identity.clone(), options.clone())
+            .spawn(shutdown.clone())
+            .await?,
+        attendance: Runner::new(
+            AttendanceFacts,
+            pool.clone(),
+            streams.attendance.clone(),
+            options.clone(),
+        )
+        .spawn(shutdown.clone())
+        .await?,
+        activity: Runner::new(ActivityFacts, pool.clone(), streams.activity.clone(), options)
+            .spawn(shutdown.clone())
+            .await?,
+        own,
+    };
+    crate::outbox::spawn(store.clone(), pool.clone(), shutdown.clone());
+    let scoring = Arc::new(Scoring::new(
+        store,
+        streams,
+        pool,
+        read,
+        directory,
+        identity_follower,
+    ));
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("failed to listen on {}", config.addr))?;
+    let routes = tonic::service::Routes::new(ScoringServiceServer::new(Api(scoring.clone())));
+    let (addr, server) =
+        pantau_platform::grpc::spawn_server(listener, SERVICE_NAME, routes, shutdown.clone())
+            .await?;
+    Ok(Running {
+        addr,
+        scoring,
+        shutdown,
+        server,
+    })
+}

@@ -1,0 +1,93 @@
+//! Every setting of the scoring service, with its default.
+
+use pantau_platform::{ConfigError, Settings};
+
+pub const DEFAULTS: &[(&str, &str)] = &[
+    ("PANTAU_NATS_URL", "nats://127.0.0.1:4222"),
+    (
+        "PANTAU_DATABASE_URL",
+        "postgres://pantau@127.0.0.1:5432/postgres",
+    ),
+    ("PANTAU_SCORING_DATABASE", "pantau_scoring"),
+    ("PANTAU_SCORING_ADDR", "127.0.0.1:50054"),
+    ("PANTAU_NATS_DURABLE_BATCHING", "true"),
+    ("PANTAU_SCORING_BATCH_SIZE", "500"),
+];
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub nats_url: String,
+    /// Server URL; the service uses (and creates) `database` on it.
+    pub database_url: String,
+    pub database: String,
+    pub addr: std::net::SocketAddr,
+    pub batching: bool,
+    /// Events the projections apply per transaction.
+    pub batch_size: usize,
+}
+
+impl Config {
+    pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
+        let batch_size: usize = s.parse("PANTAU_SCORING_BATCH_SIZE")?;
+        if !(1..=10_000).contains(&batch_size) {
+            return Err(ConfigError::Invalid {
+                key: "PANTAU_SCORING_BATCH_SIZE".into(),
+                reason: "must be 1-10000".into(),
+            });
+        }
+        Ok(Self {
+            nats_url: s.require("PANTAU_NATS_URL")?.to_owned(),
+            database_url: s.require("PANTAU_DATABASE_URL")?.to_owned(),
+            database: s.require("PANTAU_SCORING_DATABASE")?.to_owned(),
+            addr: s.parse("PANTAU_SCORING_ADDR")?,
+            batching: s.parse("PANTAU_NATS_DURABLE_BATCHING")?,
+            batch_size,
+        })
+    }
+
+    /// An in-process service for tests, tools and benchmarks: any free port,
+    /// its own fresh database on `database_url`'s server, durable batching.
+    pub fn in_process(nats_url: &str, database_url: &str) -> Self {
+        Self {
+            nats_url: nats_url.to_owned(),
+            database_url: database_url.to_owned(),
+            database: format!("scoring_{}", uuid::Uuid::new_v4().simple()),
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            batching: true,
+            batch_size: 500,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(env: &[(&str, &str)]) -> Settings {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_sources(DEFAULTS, &env).unwrap()
+    }
+
+    #[test]
+    fn defaults_make_a_working_config() {
+        let c = Config::from_settings(&settings(&[])).unwrap();
+        assert_eq!(c.addr.port(), 50054);
+        assert_eq!((c.database.as_str(), c.batch_size), ("pantau_scoring", 500));
+        assert!(c.batching);
+    }
+
+    #[test]
+    fn bad_settings_are_refused_by_name() {
+        for (key, value) in [
+            ("PANTAU_SCORING_BATCH_SIZE", "0"),
+            ("PANTAU_SCORING_BATCH_SIZE", "many"),
+            ("PANTAU_SCORING_ADDR", "nowhere"),
+        ] {
+            let err = Config::from_settings(&settings(&[(key, value)])).unwrap_err();
+            assert!(err.to_string().contains(key), "{err}");
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! The `ScoringService` gRPC adapter: authenticates the caller with an
+//! identity access token, parses the request into domain values,
+//! authorizes, runs the command or query and maps errors once. Handlers
+//! live in one module per noun.
+
+mod months;
+mod rebuilds;
+mod rules;
+
+use std::pin::Pin;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use pantau_eventstore::{EventStore, Follower};
+use pantau_platform::ServiceError;
+use pantau_platform::clock::SettableClock;
+use pantau_platform::tokens::TokenChecker;
+use pantau_projection::ProjectionHandle;
+use pantau_proto::scoring::v1::{self as api, scoring_service_server::ScoringService};
+use sqlx::PgPool;
+use tonic::{Request, Response, Status};
+
+use crate::directory::{Agency, Directory, Worker};
+use crate::domain::{DomainError, Month, Principal, parse_request_id};
+
+pub use pantau_platform::clock::Clock;
+
+/// The projections a read waits for.
+#[derive(Clone)]
+pub struct Projections {
+    pub identity: ProjectionHandle,
+    pub attendance: ProjectionHandle,
+    pub activity: ProjectionHandle,
+    pub own: ProjectionHandle,
+}
+
+/// The streams scoring reads (and its own).
+#[derive(Clone)]
+pub struct Streams {
+    pub identity: EventStore,
+    pub attendance: EventStore,
+    pub activity: EventStore,
+}
+
+/// Everything a handler needs.
+pub struct Scoring {
+    pub store: EventStore,
+    pub streams: Streams,
+    pub pool: PgPool,
+    pub read: Projections,
+    pub directory: Arc<RwLock<Directory>>,
+    pub identity: Follower,
+    clock: SettableClock,
+    tokens: TokenChecker,
+}
+
+type Rpc<T> = Result<Response<T>, Status>;
+
+/// How long a read or a close waits for the projections.
+pub const SETTLE: Duration = Duration::from_secs(30);
+
+impl Scoring {
+    pub fn new(
+        store: EventStore,
+        streams: Streams,
+        pool: PgPool,
+        read: Projections,
+        directory: Arc<RwLock<Directory>>,
+        identity: Follower,
+    ) -> Self {
+        Self {
+            store,
+            streams,
+            pool,
+            read,
+            directory,
+            identity,
+            clock: SettableClock::default(),
+            tokens: TokenChecker::start(),
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Replaces the clock (tests of closing months).
+    pub fn set_clock(&self, clock: Clock) {
+        self.clock.set(clock);
+    }
+
+    pub fn dir(&self) -> RwLockReadGuard<'_, Directory> {
+        match self.directory.read() {
+            Ok(d) => d,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// The caller, from `authorization: Bearer <token>`.
+    pub async fn principal<T>(&self, req: &Request<T>) -> Result<Principal, ServiceError> {
+        let token = pantau_authn::bearer_token(req.metadata())?;
+        let now = self.now().timestamp();
+        let claims = self
+            .tokens
+            .claims(token, now, |t, n| self.dir().token_keys.prepare(t, n))
+            .await?;
+        Ok(Principal::from_claims(claims))
+    }
+
+    pub fn agency(&self, agency_id: &str) -> Result<Agency, ServiceError> {
+        if agency_id.is_empty() {
+            return Err(DomainError::invalid("agency_id", "is required").into());
+        }
+        self.dir()
+            .agencies
+            .get(agency_id)
+            .cloned()
+            .ok_or_else(|| not_found("agency", agency_id))
+    }
+
+    pub fn worker(&self, worker_id: &str) -> Result<Worker, ServiceError> {
+        self.dir()
+            .workers
+            .get(worker_id)
+            .cloned()
+            .ok_or_else(|| not_found("worker", worker_id))
+    }
+
+    /// Waits until every projection shows what its stream holds now, so a
+    /// read or a close sees everything recorded before it.
+    pub async fn settle(&self) -> Result<(), ServiceError> {
+        let pairs = [
+            (&self.streams.identity, &self.read.identity),
+            (&self.streams.attendance, &self.read.attendance),
+            (&self.streams.activity, &self.read.activity),
+            (&self.store, &self.read.own),
+        ];
+        for (store, handle) in pairs {
+            let last = store
+                .last_sequence()
+                .await
+                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            if !handle.wait_for(last, SETTLE).await {
+                return Err(ServiceError::Internal(format!(
+                    "the {} projection is lagging behind its stream",
+                    store.stream_name()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until the own projection applied `sequence`.
+    pub async fn settle_own(&self, sequence: u64) {
+        if !self.read.own.wait_for(sequence, SETTLE).await {
+            tracing::warn!(sequence, "scoring projection is lagging");
+        }
+    }
+}
+
+pub fn not_found(what: &str, id: &str) -> ServiceError {
+    DomainError::NotFound(format!("{what} {id}")).into()
+}
+
+pub fn internal(e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Internal(e.to_string())
+}
+
+pub fn parse_month(s: &str) -> Result<Month, ServiceError> {
+    Ok(Month::parse(s, "month")?)
+}
+
+pub fn request_id(s: &str) -> Result<String, ServiceError> {
+    Ok(parse_request_id(s)?.to_owned())
+}
+
+fn ok<T>(r: Result<T, ServiceError>) -> Rpc<T> {
+    r.map(Response::new).map_err(Status::from)
+}
+
+/// The gRPC face of [`Scoring`] (a local type, as tonic's trait needs).
+#[derive(Clone)]
+pub struct Api(pub Arc<Scoring>);
+
+impl std::ops::Deref for Api {
+    type Target = Scoring;
+    fn deref(&self) -> &Scoring {
+        &self.0
+    }
+}
+
+/// Each RPC: authenticate, then hand the request to its handler.
+macro_rules! rpc {
+    ($self:ident, $req:ident, $handler:path) => {{
+        let r = async {
+            let p = $self.principal(&$req).await?;
+            $handler(&$self, &p, $req.into_inner()).await
+        };
+        ok(r.await)
+    }};
+}
+
+type RebuildStream = Pin<Box<dyn Stream<Item = Result<api::RebuildMonthResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl ScoringService for Api {
+    async fn publish_rule_set(
+        &self,
+        req: Request<api::PublishRuleSetRequest>,
+    ) -> Rpc<api::PublishRuleSetResponse> {
+        rpc!(self, req, rules::publish)
+    }
+
+    async fn get_rule_sets(
+        &self,
+        req: Request<api::GetRuleSetsRequest>,
+    ) -> Rpc<api::GetRuleSetsResponse> {
+        rpc!(self, req, rules::get)
+    }
+
+    async fn get_worker_month(
+        &self,
+        req: Request<api::GetWorkerMonthRequest>,
+    ) -> Rpc<api::GetWorkerMonthResponse> {
+        rpc!(self, req, months::worker_month)
+    }
+
+    async fn get_agency_month(
+        &self,
+        req: Request<api::GetAgencyMonthRequest>,
+    ) -> Rpc<api::GetAgencyMonthResponse> {
+        rpc!(self, req, months::agency_month)
+    }
+
+    async fn list_worker_months(
+        &self,
+        req: Request<api::ListWorkerMonthsRequest>,
+    ) -> Rpc<api::ListWorkerMonthsResponse> {
+        rpc!(self, req, months::list)
+    }
+
+    async fn get_workload_disparity(
+        &self,
+        req: Request<api::GetWorkloadDisparityRequest>,
+    ) -> Rpc<api::GetWorkloadDisparityResponse> {
+        rpc!(self, req, months::disparity)
+    }
+
+    async fn close_month(
+        &self,
+        req: Request<api::CloseMonthRequest>,
+    ) -> Rpc<api::CloseMonthResponse> {
+        rpc!(self, req, months::close)
+    }
+
+    async fn list_adjustments(
+        &self,
+        req: Request<api::ListAdjustmentsRequest>,
+    ) -> Rpc<api::ListAdjustmentsResponse> {
+        rpc!(self, req, months::adjustments)
+    }
+
+    type RebuildMonthStream = RebuildStream;
+
+    async fn rebuild_month(
+        &self,
+        req: Request<api::RebuildMonthRequest>,
+    ) -> Rpc<Self::RebuildMonthStream> {
+        let r = async {
+            let p = self.principal(&req).await?;
+            rebuilds::start(&self.0, &p, req.into_inner()).await
+        };
+        ok(r.await)
+    }
+
+    async fn get_rebuild_diff(
+        &self,
+        req: Request<api::GetRebuildDiffRequest>,
+    ) -> Rpc<api::GetRebuildDiffResponse> {
+        rpc!(self, req, rebuilds::diff)
+    }
+
+    async fn accept_rebuild(
+        &self,
+        req: Request<api::AcceptRebuildRequest>,
+    ) -> Rpc<api::AcceptRebuildResponse> {
+        rpc!(self, req, rebuilds::accept)
+    }
+
+    async fn discard_rebuild(
+        &self,
+        req: Request<api::DiscardRebuildRequest>,
+    ) -> Rpc<api::DiscardRebuildResponse> {
+        rpc!(self, req, rebuilds::discard)
+    }
+}
