@@ -87,22 +87,25 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     };
     // The own projection first: the fact projections read the rule sets
     // and closed months it keeps.
-    let own = Runner::new(OwnModel, pool.clone(), store.clone(), options.clone())
+    let clock = crate::readmodel::Clock::default();
+    let own = Runner::new(OwnModel { clock: clock.clone() }, pool.clone(), store.clone(), options.clone())
         .spawn(shutdown.clone())
         .await?;
     let read = Projections {
-        identity: Runner::new(IdentityFacts, pool.clone(), streams.identity.clone(), options.clone())
+        identity: Runner::new(IdentityFacts { clock: clock.clone() }, pool.clone(), streams.identity.clone(), options.clone())
             .spawn(shutdown.clone())
             .await?,
         attendance: Runner::new(
-            AttendanceFacts,
+            AttendanceFacts {
+                clock: clock.clone(),
+            },
             pool.clone(),
             streams.attendance.clone(),
             options.clone(),
         )
         .spawn(shutdown.clone())
         .await?,
-        activity: Runner::new(ActivityFacts, pool.clone(), streams.activity.clone(), options)
+        activity: Runner::new(ActivityFacts { clock: clock.clone() }, pool.clone(), streams.activity.clone(), options)
             .spawn(shutdown.clone())
             .await?,
         own,
@@ -115,6 +118,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         read,
         directory,
         identity_follower,
+        clock,
     ));
     let listener = TcpListener::bind(config.addr)
         .await

@@ -131,10 +131,9 @@ pub fn with_defaults(rules: Option<ev::Rules>) -> ev::Rules {
 }
 
 /// A value in hundredths, rounded half away from zero; not finite: 0.
-/// Saturates rather than wraps for absurd magnitudes.
 pub(crate) fn centi(v: f64) -> i64 {
     if v.is_finite() {
-        // `as` saturates: no overflow for absurd magnitudes.
+        // `as` saturates, so absurd magnitudes cannot overflow.
         (v * 100.0).round() as i64
     } else {
         0
@@ -161,7 +160,10 @@ fn percent(v: f64, field: impl Into<String>) -> Result<(), DomainError> {
     if v.is_finite() && (0.0..=100.0).contains(&v) {
         Ok(())
     } else {
-        Err(DomainError::invalid(field, "must be a number from 0 to 100"))
+        Err(DomainError::invalid(
+            field,
+            "must be a number from 0 to 100",
+        ))
     }
 }
 
@@ -409,12 +411,22 @@ mod tests {
     }
 
     fn field_of(r: Result<(), DomainError>) -> String {
-        r.expect_err("refused").field().unwrap_or_default().to_owned()
+        r.expect_err("refused")
+            .field()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     fn publish(book: &mut RuleBook, agency: &str, from: &str, seq: u64) -> ev::RuleSetPublished {
         let e = book
-            .decide_publish(agency, d(from), "Perbup 1/2026", Some(valid()), "admin", at())
+            .decide_publish(
+                agency,
+                d(from),
+                "Perbup 1/2026",
+                Some(valid()),
+                "admin",
+                at(),
+            )
             .expect("published");
         book.add(RuleBook::from_event(&e, seq).expect("a rule set"));
         e
@@ -434,7 +446,7 @@ mod tests {
             (p.sangat_baik, p.baik, p.cukup, p.kurang, p.kurang_sekali),
             (100.0, 100.0, 100.0, 100.0, 50.0)
         );
-        let tpp = r.tpp.expect("tpp");
+        let tpp = r.tpp.clone().expect("tpp");
         assert_eq!(tpp.performance_weight, 60.0);
         assert_eq!(tpp.absent_day_deduction_percent, 3.0);
         let brackets: Vec<_> = tpp
@@ -472,21 +484,54 @@ mod tests {
     fn every_refused_field_is_named() {
         type Break = fn(&mut ev::Rules);
         let cases: Vec<(Break, &str)> = vec![
-            (|r| r.activities[2].code = "sweep".into(), "rules.activities[2].code"),
-            (|r| r.activities[2].code = String::new(), "rules.activities[2].code"),
-            (|r| r.activities[2].code = "X".repeat(33), "rules.activities[2].code"),
-            (|r| r.activities[2].code = "APEL".into(), "rules.activities[2].code"),
-            (|r| r.activities[2].points_per_unit = -1.0, "rules.activities[2].points_per_unit"),
-            (|r| r.activities[1].daily_cap = -0.5, "rules.activities[1].daily_cap"),
-            (|r| r.activities[0].monthly_cap = -3.0, "rules.activities[0].monthly_cap"),
+            (
+                |r| r.activities[2].code = "sweep".into(),
+                "rules.activities[2].code",
+            ),
+            (
+                |r| r.activities[2].code = String::new(),
+                "rules.activities[2].code",
+            ),
+            (
+                |r| r.activities[2].code = "X".repeat(33),
+                "rules.activities[2].code",
+            ),
+            (
+                |r| r.activities[2].code = "APEL".into(),
+                "rules.activities[2].code",
+            ),
+            (
+                |r| r.activities[2].points_per_unit = -1.0,
+                "rules.activities[2].points_per_unit",
+            ),
+            (
+                |r| r.activities[1].daily_cap = -0.5,
+                "rules.activities[1].daily_cap",
+            ),
+            (
+                |r| r.activities[0].monthly_cap = -3.0,
+                "rules.activities[0].monthly_cap",
+            ),
             (|r| r.present_day_points = -1.0, "rules.present_day_points"),
             (|r| r.ceremony_points = -1.0, "rules.ceremony_points"),
             (|r| r.points_per_score = -5.0, "rules.points_per_score"),
             (|r| r.points_per_score = 0.001, "rules.points_per_score"),
-            (|r| set_thresholds(r, [91.0, 76.0, 61.0, 101.0]), "rules.thresholds"),
-            (|r| set_thresholds(r, [91.0, 76.0, 61.0, -1.0]), "rules.thresholds"),
-            (|r| set_thresholds(r, [91.0, 91.0, 61.0, 51.0]), "rules.thresholds"),
-            (|r| set_thresholds(r, [61.0, 76.0, 91.0, 51.0]), "rules.thresholds"),
+            (
+                |r| set_thresholds(r, [91.0, 76.0, 61.0, 101.0]),
+                "rules.thresholds",
+            ),
+            (
+                |r| set_thresholds(r, [91.0, 76.0, 61.0, -1.0]),
+                "rules.thresholds",
+            ),
+            (
+                |r| set_thresholds(r, [91.0, 91.0, 61.0, 51.0]),
+                "rules.thresholds",
+            ),
+            (
+                |r| set_thresholds(r, [61.0, 76.0, 91.0, 51.0]),
+                "rules.thresholds",
+            ),
             (|r| r.thresholds = None, "rules.thresholds"),
             (|r| pay(r).sangat_baik = 101.0, "rules.pay.sangat_baik"),
             (|r| pay(r).baik = -1.0, "rules.pay.baik"),
@@ -494,11 +539,26 @@ mod tests {
             (|r| pay(r).kurang = -0.1, "rules.pay.kurang"),
             (|r| pay(r).kurang_sekali = 100.5, "rules.pay.kurang_sekali"),
             (|r| r.pay = None, "rules.pay"),
-            (|r| tpp(r).performance_weight = 101.0, "rules.tpp.performance_weight"),
-            (|r| tpp(r).late_brackets[1].up_to_minutes = 30, "rules.tpp.late_brackets"),
-            (|r| tpp(r).late_brackets[0].up_to_minutes = 0, "rules.tpp.late_brackets"),
-            (|r| tpp(r).late_brackets[3].deduction_percent = 101.0, "rules.tpp.late_brackets"),
-            (|r| tpp(r).absent_day_deduction_percent = -3.0, "rules.tpp.absent_day_deduction_percent"),
+            (
+                |r| tpp(r).performance_weight = 101.0,
+                "rules.tpp.performance_weight",
+            ),
+            (
+                |r| tpp(r).late_brackets[1].up_to_minutes = 30,
+                "rules.tpp.late_brackets",
+            ),
+            (
+                |r| tpp(r).late_brackets[0].up_to_minutes = 0,
+                "rules.tpp.late_brackets",
+            ),
+            (
+                |r| tpp(r).late_brackets[3].deduction_percent = 101.0,
+                "rules.tpp.late_brackets",
+            ),
+            (
+                |r| tpp(r).absent_day_deduction_percent = -3.0,
+                "rules.tpp.absent_day_deduction_percent",
+            ),
             (|r| r.tpp = None, "rules.tpp"),
         ];
         for (i, (break_it, field)) in cases.into_iter().enumerate() {
@@ -581,7 +641,10 @@ mod tests {
     fn the_first_version_of_a_scope_is_1_and_each_next_one_counts_on() {
         let mut book = RuleBook::default();
         let first = publish(&mut book, "dlh", "2026-01-01", 1);
-        assert_eq!((first.version, first.effective_from.as_str()), (1, "2026-01-01"));
+        assert_eq!(
+            (first.version, first.effective_from.as_str()),
+            (1, "2026-01-01")
+        );
         assert_eq!(first.decree, "Perbup 1/2026");
         assert_eq!(publish(&mut book, "dlh", "2026-03-01", 2).version, 2);
         assert_eq!(publish(&mut book, "", "2025-01-01", 3).version, 1);
@@ -611,11 +674,13 @@ mod tests {
     #[test]
     fn a_decree_must_be_1_to_200_characters_after_trimming() {
         let book = RuleBook::default();
-        let decide = |decree: &str| {
-            book.decide_publish("dlh", d("2026-01-01"), decree, None, "admin", at())
-        };
+        let decide =
+            |decree: &str| book.decide_publish("dlh", d("2026-01-01"), decree, None, "admin", at());
         assert_eq!(decide("   ").expect_err("blank").field(), Some("decree"));
-        assert_eq!(decide(&"é".repeat(201)).expect_err("long").field(), Some("decree"));
+        assert_eq!(
+            decide(&"é".repeat(201)).expect_err("long").field(),
+            Some("decree")
+        );
         let e = decide(&format!("  {}  ", "é".repeat(200))).expect("200 characters");
         assert_eq!(e.decree.chars().count(), 200);
     }
@@ -640,7 +705,14 @@ mod tests {
     fn an_event_becomes_a_rule_set_unless_its_date_or_rules_are_missing() {
         let book = RuleBook::default();
         let e = book
-            .decide_publish("dlh", d("2026-02-01"), "Perbup", Some(valid()), "admin", at())
+            .decide_publish(
+                "dlh",
+                d("2026-02-01"),
+                "Perbup",
+                Some(valid()),
+                "admin",
+                at(),
+            )
             .expect("published");
         let set = RuleBook::from_event(&e, 42).expect("a rule set");
         assert_eq!(set.effective_from, d("2026-02-01"));

@@ -15,7 +15,6 @@ use chrono::{DateTime, Utc};
 use futures::Stream;
 use pantau_eventstore::{EventStore, Follower};
 use pantau_platform::ServiceError;
-use pantau_platform::clock::SettableClock;
 use pantau_platform::tokens::TokenChecker;
 use pantau_projection::ProjectionHandle;
 use pantau_proto::scoring::v1::{self as api, scoring_service_server::ScoringService};
@@ -52,7 +51,7 @@ pub struct Scoring {
     pub read: Projections,
     pub directory: Arc<RwLock<Directory>>,
     pub identity: Follower,
-    clock: SettableClock,
+    clock: crate::readmodel::Clock,
     tokens: TokenChecker,
 }
 
@@ -69,6 +68,7 @@ impl Scoring {
         read: Projections,
         directory: Arc<RwLock<Directory>>,
         identity: Follower,
+        clock: crate::readmodel::Clock,
     ) -> Self {
         Self {
             store,
@@ -77,7 +77,7 @@ impl Scoring {
             read,
             directory,
             identity,
-            clock: SettableClock::default(),
+            clock,
             tokens: TokenChecker::start(),
         }
     }

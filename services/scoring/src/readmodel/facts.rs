@@ -11,7 +11,7 @@ use pantau_proto::events::v1::{ActivityEvent, AttendanceEvent, IdentityEvent};
 use prost::Message;
 use sqlx::{PgConnection, Row};
 
-use super::Cause;
+use super::{Cause, Clock};
 use super::recompute::{Key, recompute};
 use crate::domain::Month;
 use crate::domain::facts::{Change, from_activity, from_attendance, from_identity};
@@ -52,7 +52,10 @@ impl Touched {
     }
 }
 
-pub struct IdentityFacts;
+pub struct IdentityFacts {
+    /// "Today", for the absences a live month counts so far.
+    pub clock: Clock,
+}
 
 impl Projection for IdentityFacts {
     fn name(&self) -> &'static str {
@@ -104,7 +107,7 @@ CREATE INDEX IF NOT EXISTS workers_by_agency ON workers (agency_id, unit_id);
                 apply_identity(conn, &c, cause, &mut touched).await?;
             }
         }
-        recompute(conn, &touched.0, Utc::now()).await?;
+        recompute(conn, &touched.0, self.clock.now()).await?;
         Ok(())
     }
 }
@@ -179,7 +182,10 @@ async fn apply_identity(
     Ok(())
 }
 
-pub struct AttendanceFacts;
+pub struct AttendanceFacts {
+    /// "Today", for the absences a live month counts so far.
+    pub clock: Clock,
+}
 
 impl Projection for AttendanceFacts {
     fn name(&self) -> &'static str {
@@ -247,7 +253,7 @@ CREATE INDEX IF NOT EXISTS leaves_by_worker ON leaves (worker_id);
                 apply_attendance(conn, &c, cause, &mut touched).await?;
             }
         }
-        recompute(conn, &touched.0, Utc::now()).await?;
+        recompute(conn, &touched.0, self.clock.now()).await?;
         Ok(())
     }
 }
@@ -388,7 +394,10 @@ async fn apply_attendance(
     Ok(())
 }
 
-pub struct ActivityFacts;
+pub struct ActivityFacts {
+    /// "Today", for the absences a live month counts so far.
+    pub clock: Clock,
+}
 
 impl Projection for ActivityFacts {
     fn name(&self) -> &'static str {
@@ -440,7 +449,7 @@ CREATE INDEX IF NOT EXISTS reports_by_worker ON reports (worker_id, month);
                 apply_activity(conn, &c, cause, &mut touched).await?;
             }
         }
-        recompute(conn, &touched.0, Utc::now()).await?;
+        recompute(conn, &touched.0, self.clock.now()).await?;
         Ok(())
     }
 }

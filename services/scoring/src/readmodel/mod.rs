@@ -89,15 +89,25 @@ CREATE TABLE IF NOT EXISTS scoring.rebuild_rows (
 /// them starts: each one's recomputation reads the others' tables.
 pub async fn prepare(pool: &PgPool) -> Result<(), sqlx::Error> {
     use pantau_projection::Projection;
+    let clock = Clock::default();
     let projections: [(&str, &str); 4] = [
-        (own::OwnModel.name(), own::OwnModel.ddl()),
-        (facts::IdentityFacts.name(), facts::IdentityFacts.ddl()),
-        (facts::AttendanceFacts.name(), facts::AttendanceFacts.ddl()),
-        (facts::ActivityFacts.name(), facts::ActivityFacts.ddl()),
+        (own::OwnModel { clock: clock.clone() }.name(), own::OwnModel { clock: clock.clone() }.ddl()),
+        (
+            facts::IdentityFacts { clock: clock.clone() }.name(),
+            facts::IdentityFacts { clock: clock.clone() }.ddl(),
+        ),
+        (
+            facts::AttendanceFacts { clock: clock.clone() }.name(),
+            facts::AttendanceFacts { clock: clock.clone() }.ddl(),
+        ),
+        (
+            facts::ActivityFacts { clock: clock.clone() }.name(),
+            facts::ActivityFacts { clock }.ddl(),
+        ),
     ];
     let mut tx = pool.begin().await?;
     // Concurrent replicas starting at once: one creates, the others wait.
-    sqlx::query("SELECT pg_advisory_xact_lock(7_004_001)")
+    sqlx::query("SELECT pg_advisory_xact_lock(7004001)")
         .execute(&mut *tx)
         .await?;
     for (schema, ddl) in projections {
@@ -124,6 +134,9 @@ pub fn encode_figures(f: &ev::MonthFigures) -> Vec<u8> {
 pub fn decode_figures(bytes: &[u8]) -> ev::MonthFigures {
     ev::MonthFigures::decode(bytes).unwrap_or_default()
 }
+
+/// The service's clock, shared by the projections and the handlers.
+pub type Clock = std::sync::Arc<pantau_platform::clock::SettableClock>;
 
 /// The stream a projection reads, as adjustments name their cause.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use pantau_eventstore::RecordedEvent;
 use pantau_projection::{Projection, ProjectionError};
 use pantau_proto::events::v1::{self as ev, scoring_event::Event};
@@ -13,11 +13,14 @@ use prost::Message;
 use sqlx::{PgConnection, Row};
 
 use super::recompute::{Key, adjust_if_changed, recompute};
-use super::{Cause, centi, decode_figures, encode_figures};
+use super::{Cause, Clock, centi, decode_figures, encode_figures};
 use crate::core::decode;
 use crate::domain::Month;
 
-pub struct OwnModel;
+pub struct OwnModel {
+    /// "Today", for the absences a live month counts so far.
+    pub clock: Clock,
+}
 
 pub const STREAM: &str = "PANTAU_SCORING";
 
@@ -75,16 +78,17 @@ CREATE TABLE IF NOT EXISTS finalized (
             sequence: r.sequence,
         };
         match e {
-            Event::RuleSetPublished(p) => rule_set(conn, r, &p, cause).await?,
+            Event::RuleSetPublished(p) => rule_set(conn, r, &p, cause, self.clock.now()).await?,
             Event::MonthlyScoreFinalized(f) => finalized(conn, &f).await?,
             Event::MonthClosed(c) => {
                 let month = parse_month(&c.month)?;
-                marker(conn, &c.agency_id, month, c.revision, c.workers, c.rules_as_of, cause, false)
+                marker(conn, &c.agency_id, month, c.revision, c.workers, c.rules_as_of, cause, None)
                     .await?;
             }
             Event::MonthRevised(m) => {
                 let month = parse_month(&m.month)?;
-                marker(conn, &m.agency_id, month, m.revision, m.workers, m.rules_as_of, cause, true)
+                let now = self.clock.now();
+                marker(conn, &m.agency_id, month, m.revision, m.workers, m.rules_as_of, cause, Some(now))
                     .await?;
             }
             Event::ScoreAdjusted(_) => {}
@@ -102,6 +106,7 @@ async fn rule_set(
     r: &RecordedEvent,
     p: &ev::RuleSetPublished,
     cause: Cause,
+    now: DateTime<Utc>,
 ) -> Result<(), ProjectionError> {
     let from: chrono::NaiveDate = p
         .effective_from
@@ -137,7 +142,7 @@ async fn rule_set(
             keys.insert((w, m), cause);
         }
     }
-    recompute(conn, &keys, Utc::now()).await?;
+    recompute(conn, &keys, now).await?;
     Ok(())
 }
 
@@ -180,7 +185,7 @@ async fn marker(
     workers: u32,
     rules_as_of: u64,
     cause: Cause,
-    revised: bool,
+    revised: Option<DateTime<Utc>>,
 ) -> Result<(), ProjectionError> {
     sqlx::query(
         "INSERT INTO months (agency_id, month, revision, workers, rules_as_of) VALUES ($1, $2, $3, $4, $5)
@@ -208,10 +213,10 @@ async fn marker(
         .filter_map(|r| r.try_get::<String, _>(0).ok())
         .map(|w| ((w, month), cause))
         .collect();
-    if revised {
+    if let Some(now) = revised {
         // The live figures take the revision's rules; recompute compares
         // them with the new revision as it writes them.
-        recompute(conn, &keys, Utc::now()).await?;
+        recompute(conn, &keys, now).await?;
         return Ok(());
     }
     for (worker, _) in keys.keys() {

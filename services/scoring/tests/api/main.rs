@@ -1,0 +1,10 @@
+//! The scoring service over gRPC, on real NATS (durable) and PostgreSQL.
+
+// A refused call that should have been refused is asserted with unwrap_err.
+#![allow(clippy::unwrap_used)]
+
+mod closing;
+mod helpers;
+mod live;
+mod rebuild;
+mod rules;
