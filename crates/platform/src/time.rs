@@ -60,9 +60,7 @@ impl Month {
     /// Every day of the month, in order.
     pub fn days(self) -> impl Iterator<Item = NaiveDate> {
         let last = self.last_day();
-        self.first_day()
-            .iter_days()
-            .take_while(move |d| *d <= last)
+        self.first_day().iter_days().take_while(move |d| *d <= last)
     }
 
     pub fn contains(self, day: NaiveDate) -> bool {

@@ -58,7 +58,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let client = async_nats::connect(&config.nats_url)
         .await
         .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
-    let store = open(&client, "scoring", AppendMode::from_batching(config.batching)).await?;
+    let store = open(
+        &client,
+        "scoring",
+        AppendMode::from_batching(config.batching),
+    )
+    .await?;
     // Read only; opening them makes sure they exist when scoring starts first.
     let streams = Streams {
         identity: open(&client, "identity", AppendMode::Pipelined).await?,
@@ -79,7 +84,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     .await
     .context("failed to follow the identity stream")?;
     if !identity_follower.wait_for(identity_end, CATCH_UP).await {
-        anyhow::bail!("the directory did not catch up with the identity stream within {CATCH_UP:?}");
+        anyhow::bail!(
+            "the directory did not catch up with the identity stream within {CATCH_UP:?}"
+        );
     }
     let options = RunnerOptions {
         batch_size: config.batch_size,
@@ -88,13 +95,27 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     // The own projection first: the fact projections read the rule sets
     // and closed months it keeps.
     let clock = crate::readmodel::Clock::default();
-    let own = Runner::new(OwnModel { clock: clock.clone() }, pool.clone(), store.clone(), options.clone())
-        .spawn(shutdown.clone())
-        .await?;
+    let own = Runner::new(
+        OwnModel {
+            clock: clock.clone(),
+        },
+        pool.clone(),
+        store.clone(),
+        options.clone(),
+    )
+    .spawn(shutdown.clone())
+    .await?;
     let read = Projections {
-        identity: Runner::new(IdentityFacts { clock: clock.clone() }, pool.clone(), streams.identity.clone(), options.clone())
-            .spawn(shutdown.clone())
-            .await?,
+        identity: Runner::new(
+            IdentityFacts {
+                clock: clock.clone(),
+            },
+            pool.clone(),
+            streams.identity.clone(),
+            options.clone(),
+        )
+        .spawn(shutdown.clone())
+        .await?,
         attendance: Runner::new(
             AttendanceFacts {
                 clock: clock.clone(),
@@ -105,9 +126,16 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         )
         .spawn(shutdown.clone())
         .await?,
-        activity: Runner::new(ActivityFacts { clock: clock.clone() }, pool.clone(), streams.activity.clone(), options)
-            .spawn(shutdown.clone())
-            .await?,
+        activity: Runner::new(
+            ActivityFacts {
+                clock: clock.clone(),
+            },
+            pool.clone(),
+            streams.activity.clone(),
+            options,
+        )
+        .spawn(shutdown.clone())
+        .await?,
         own,
     };
     crate::outbox::spawn(store.clone(), pool.clone(), shutdown.clone());

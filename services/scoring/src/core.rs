@@ -105,10 +105,7 @@ pub fn command(
     let digest = sha2::Sha256::digest(req.encode_to_vec());
     pantau_eventstore::command::Command {
         request_id: request_id.to_owned(),
-        msg_id_prefix: format!(
-            "{actor}:{request_id}:{scope}:{}",
-            hex::encode(&digest[..8])
-        ),
+        msg_id_prefix: format!("{actor}:{request_id}:{scope}:{}", hex::encode(&digest[..8])),
         metadata: metadata(request_id, actor),
     }
 }

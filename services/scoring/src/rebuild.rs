@@ -6,7 +6,7 @@
 //! the difference against what payroll last heard. Nothing readers see
 //! changes until an admin accepts.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
@@ -67,11 +67,12 @@ pub struct History<'a> {
     pub activity: (&'a EventStore, u64),
 }
 
-/// Replays the history into the month's facts, reporting progress about
-/// every `every`.
+/// Replays the history into the month's facts (of `agency`'s workers only,
+/// when given), reporting progress about every `every`.
 pub async fn replay(
     history: History<'_>,
     month: Month,
+    agency: Option<&str>,
     every: Duration,
     mut progress: impl FnMut(Progress),
 ) -> anyhow::Result<Ledger> {
@@ -81,20 +82,38 @@ pub async fn replay(
     let mut last_report = Instant::now();
     // Identity first: whoever the facts belong to is known before them.
     let sources = [
-        (Source::Identity, history.identity, vec![
-            "pantau.identity.agency.*".to_owned(),
-            "pantau.identity.worker.*".to_owned(),
-        ]),
-        (Source::Attendance, history.attendance, vec![
-            "pantau.attendance.schedule.*".to_owned(),
-            "pantau.attendance.worker.*".to_owned(),
-            "pantau.attendance.session.*".to_owned(),
-            "pantau.attendance.leave.*".to_owned(),
-        ]),
-        (Source::Activity, history.activity, vec!["pantau.activity.day.>".to_owned()]),
+        (
+            Source::Identity,
+            history.identity,
+            vec![
+                "pantau.identity.agency.*".to_owned(),
+                "pantau.identity.worker.*".to_owned(),
+            ],
+        ),
+        (
+            Source::Attendance,
+            history.attendance,
+            vec![
+                "pantau.attendance.schedule.*".to_owned(),
+                "pantau.attendance.worker.*".to_owned(),
+                "pantau.attendance.session.*".to_owned(),
+                "pantau.attendance.leave.*".to_owned(),
+            ],
+        ),
+        (
+            Source::Activity,
+            history.activity,
+            vec!["pantau.activity.day.>".to_owned()],
+        ),
     ];
     let token = month.token();
+    // The agency's workers, known once identity is replayed: other
+    // workers' facts are not kept.
+    let mut keep: Option<HashSet<String>> = None;
     for (source, (store, until), filters) in sources {
+        if let (Source::Attendance, Some(a)) = (source, agency) {
+            keep = Some(ledger.workers_of(a).into_iter().collect());
+        }
         let before = p.read;
         if until == 0 {
             continue;
@@ -130,7 +149,12 @@ pub async fn replay(
                 break;
             }
             for c in changes(source, &msg.subject, &msg.payload, &token) {
-                ledger.apply(&c);
+                if keep
+                    .as_ref()
+                    .is_none_or(|k| worker_of(&c).is_none_or(|w| k.contains(w)))
+                {
+                    ledger.apply(&c);
+                }
             }
             p.read = before + seq;
             if last_report.elapsed() >= every {
@@ -145,6 +169,17 @@ pub async fn replay(
     }
     progress(p);
     Ok(ledger)
+}
+
+/// The worker a dated fact belongs to (None for everything else).
+fn worker_of(c: &Change) -> Option<&str> {
+    match c {
+        Change::Report { worker_id, .. }
+        | Change::CheckIn { worker_id, .. }
+        | Change::CeremonyScan { worker_id, .. }
+        | Change::LeaveRequested { worker_id, .. } => Some(worker_id),
+        _ => None,
+    }
 }
 
 /// The last sequence on the subjects a source replays.

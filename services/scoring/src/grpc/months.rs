@@ -13,10 +13,7 @@ use crate::readmodel::queries::{self, Row3};
 
 /// A worker reads their own month; their supervisor and the agency's
 /// readers (admins, auditors) theirs.
-fn may_read_worker(
-    p: &Principal,
-    worker: &crate::directory::Worker,
-) -> Result<(), DomainError> {
+fn may_read_worker(p: &Principal, worker: &crate::directory::Worker) -> Result<(), DomainError> {
     if p.is_worker(&worker.id)
         || p.is_supervisor(&worker.supervisor_id)
         || p.may_read_agency(&worker.agency_id).is_ok()
@@ -49,11 +46,10 @@ pub async fn worker_month(
     let closed = queries::closed(&s.pool, &worker.agency_id, month).await?;
     let as_of = closed.map_or(u64::MAX, |c| c.rules_as_of);
     let live = queries::live(&s.pool, &worker_id, month, as_of, s.now()).await?;
-    let (agency_id, unit_id) = live
-        .as_ref()
-        .map_or((worker.agency_id.clone(), worker.unit_id.clone()), |(_, a, u)| {
-            (a.clone(), u.clone())
-        });
+    let (agency_id, unit_id) = live.as_ref().map_or(
+        (worker.agency_id.clone(), worker.unit_id.clone()),
+        |(_, a, u)| (a.clone(), u.clone()),
+    );
     let mut out = api::GetWorkerMonthResponse {
         worker_id: worker_id.clone(),
         agency_id: agency_id.clone(),
@@ -109,7 +105,10 @@ pub async fn agency_month(
     let mut units: BTreeMap<&str, Vec<&ev::MonthFigures>> = BTreeMap::new();
     for r in &rows {
         *categories.entry(r.figures.category).or_default() += 1;
-        units.entry(r.unit_id.as_str()).or_default().push(&r.figures);
+        units
+            .entry(r.unit_id.as_str())
+            .or_default()
+            .push(&r.figures);
     }
     Ok(api::GetAgencyMonthResponse {
         agency_id: req.agency_id.clone(),
@@ -184,7 +183,10 @@ pub async fn disparity(
     let (rows, _) = rows(s, p, &req.agency_id, &req.month).await?;
     let mut units: BTreeMap<&str, Vec<&ev::MonthFigures>> = BTreeMap::new();
     for r in &rows {
-        units.entry(r.unit_id.as_str()).or_default().push(&r.figures);
+        units
+            .entry(r.unit_id.as_str())
+            .or_default()
+            .push(&r.figures);
     }
     let units: Vec<api::UnitWorkload> = units
         .into_iter()
@@ -200,7 +202,11 @@ pub async fn disparity(
     let ratio = |get: fn(&api::UnitWorkload) -> f64| {
         let hi = units.iter().map(get).fold(0.0, f64::max);
         let lo = units.iter().map(get).fold(f64::INFINITY, f64::min);
-        if units.is_empty() || lo <= 0.0 { 0.0 } else { round2(hi / lo) }
+        if units.is_empty() || lo <= 0.0 {
+            0.0
+        } else {
+            round2(hi / lo)
+        }
     };
     Ok(api::GetWorkloadDisparityResponse {
         points_ratio: ratio(|u| u.points_per_worker),

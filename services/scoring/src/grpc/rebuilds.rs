@@ -114,12 +114,15 @@ pub async fn start(
             }
             Err(e) => {
                 tracing::error!(%rebuild_id, error = %e, "rebuild failed");
-                let _ = sqlx::query("UPDATE scoring.rebuilds SET status = $2 WHERE rebuild_id = $1")
-                    .bind(&rebuild_id)
-                    .bind(FAILED)
-                    .execute(&s.pool)
+                let _ =
+                    sqlx::query("UPDATE scoring.rebuilds SET status = $2 WHERE rebuild_id = $1")
+                        .bind(&rebuild_id)
+                        .bind(FAILED)
+                        .execute(&s.pool)
+                        .await;
+                let _ = tx
+                    .send(Err(tonic::Status::internal(format!("rebuild failed: {e}"))))
                     .await;
-                let _ = tx.send(Err(tonic::Status::internal(format!("rebuild failed: {e}")))).await;
             }
         }
     });
@@ -135,13 +138,22 @@ async fn run(
     tx: &tokio::sync::mpsc::Sender<Result<api::RebuildMonthResponse, tonic::Status>>,
 ) -> anyhow::Result<api::RebuildMonthResponse> {
     let history = History {
-        identity: (&s.streams.identity, s.streams.identity.last_sequence().await?),
-        attendance: (&s.streams.attendance, s.streams.attendance.last_sequence().await?),
-        activity: (&s.streams.activity, s.streams.activity.last_sequence().await?),
+        identity: (
+            &s.streams.identity,
+            s.streams.identity.last_sequence().await?,
+        ),
+        attendance: (
+            &s.streams.attendance,
+            s.streams.attendance.last_sequence().await?,
+        ),
+        activity: (
+            &s.streams.activity,
+            s.streams.activity.last_sequence().await?,
+        ),
     };
     let total = history.identity.1 + history.attendance.1 + history.activity.1;
     let started = std::time::Instant::now();
-    let ledger = replay(history, month, PROGRESS_EVERY, |p| {
+    let ledger = replay(history, month, Some(agency_id), PROGRESS_EVERY, |p| {
         // A slow client does not slow the rebuild: progress it cannot take
         // yet is skipped.
         let _ = tx.try_send(Ok(api::RebuildMonthResponse {
@@ -246,7 +258,10 @@ pub async fn diff(
     }
     let next_page_token = if workers.len() > size as usize {
         workers.truncate(size as usize);
-        workers.last().map(|w| w.worker_id.clone()).unwrap_or_default()
+        workers
+            .last()
+            .map(|w| w.worker_id.clone())
+            .unwrap_or_default()
     } else {
         String::new()
     };
@@ -270,13 +285,17 @@ pub async fn accept(
     match status.as_str() {
         ACCEPTED => {
             return Ok(api::AcceptRebuildResponse {
-                revision: row.try_get::<Option<i32>, _>("accepted_revision")?.unwrap_or(0) as u32,
+                revision: row
+                    .try_get::<Option<i32>, _>("accepted_revision")?
+                    .unwrap_or(0) as u32,
                 changed,
             });
         }
         READY => {}
         other => {
-            return Err(DomainError::precondition(format!("the rebuild is {other}, not ready")).into());
+            return Err(
+                DomainError::precondition(format!("the rebuild is {other}, not ready")).into(),
+            );
         }
     }
     let agency_id: String = row.try_get("agency_id")?;

@@ -122,12 +122,14 @@ pub async fn get(
             book.add(set);
         }
     }
-    let in_force = book.in_force(&req.agency_id, date, u64::MAX).and_then(|set| {
-        versions
-            .iter()
-            .find(|v| v.agency_id == set.agency_id && v.version == set.version)
-            .cloned()
-    });
+    let in_force = book
+        .in_force(&req.agency_id, date, u64::MAX)
+        .and_then(|set| {
+            versions
+                .iter()
+                .find(|v| v.agency_id == set.agency_id && v.version == set.version)
+                .cloned()
+        });
     Ok(api::GetRuleSetsResponse {
         versions,
         in_force,

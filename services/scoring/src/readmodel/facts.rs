@@ -11,8 +11,8 @@ use pantau_proto::events::v1::{ActivityEvent, AttendanceEvent, IdentityEvent};
 use prost::Message;
 use sqlx::{PgConnection, Row};
 
-use super::{Cause, Clock};
 use super::recompute::{Key, recompute};
+use super::{Cause, Clock};
 use crate::domain::Month;
 use crate::domain::facts::{Change, from_activity, from_attendance, from_identity};
 
@@ -84,7 +84,11 @@ CREATE INDEX IF NOT EXISTS workers_by_agency ON workers (agency_id, unit_id);
 "
     }
 
-    async fn apply(&self, conn: &mut PgConnection, r: &RecordedEvent) -> Result<(), ProjectionError> {
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        r: &RecordedEvent,
+    ) -> Result<(), ProjectionError> {
         self.apply_all(conn, std::slice::from_ref(r)).await
     }
 
@@ -230,7 +234,11 @@ CREATE INDEX IF NOT EXISTS leaves_by_worker ON leaves (worker_id);
 "
     }
 
-    async fn apply(&self, conn: &mut PgConnection, r: &RecordedEvent) -> Result<(), ProjectionError> {
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        r: &RecordedEvent,
+    ) -> Result<(), ProjectionError> {
         self.apply_all(conn, std::slice::from_ref(r)).await
     }
 
@@ -426,7 +434,11 @@ CREATE INDEX IF NOT EXISTS reports_by_worker ON reports (worker_id, month);
 "
     }
 
-    async fn apply(&self, conn: &mut PgConnection, r: &RecordedEvent) -> Result<(), ProjectionError> {
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        r: &RecordedEvent,
+    ) -> Result<(), ProjectionError> {
         self.apply_all(conn, std::slice::from_ref(r)).await
     }
 

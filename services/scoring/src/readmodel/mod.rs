@@ -91,17 +91,41 @@ pub async fn prepare(pool: &PgPool) -> Result<(), sqlx::Error> {
     use pantau_projection::Projection;
     let clock = Clock::default();
     let projections: [(&str, &str); 4] = [
-        (own::OwnModel { clock: clock.clone() }.name(), own::OwnModel { clock: clock.clone() }.ddl()),
         (
-            facts::IdentityFacts { clock: clock.clone() }.name(),
-            facts::IdentityFacts { clock: clock.clone() }.ddl(),
+            own::OwnModel {
+                clock: clock.clone(),
+            }
+            .name(),
+            own::OwnModel {
+                clock: clock.clone(),
+            }
+            .ddl(),
         ),
         (
-            facts::AttendanceFacts { clock: clock.clone() }.name(),
-            facts::AttendanceFacts { clock: clock.clone() }.ddl(),
+            facts::IdentityFacts {
+                clock: clock.clone(),
+            }
+            .name(),
+            facts::IdentityFacts {
+                clock: clock.clone(),
+            }
+            .ddl(),
         ),
         (
-            facts::ActivityFacts { clock: clock.clone() }.name(),
+            facts::AttendanceFacts {
+                clock: clock.clone(),
+            }
+            .name(),
+            facts::AttendanceFacts {
+                clock: clock.clone(),
+            }
+            .ddl(),
+        ),
+        (
+            facts::ActivityFacts {
+                clock: clock.clone(),
+            }
+            .name(),
             facts::ActivityFacts { clock }.ddl(),
         ),
     ];
@@ -117,7 +141,9 @@ pub async fn prepare(pool: &PgPool) -> Result<(), sqlx::Error> {
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::raw_sql("SET LOCAL search_path TO public").execute(&mut *tx).await?;
+    sqlx::raw_sql("SET LOCAL search_path TO public")
+        .execute(&mut *tx)
+        .await?;
     sqlx::raw_sql(DDL).execute(&mut *tx).await?;
     tx.commit().await
 }

@@ -69,7 +69,11 @@ CREATE TABLE IF NOT EXISTS finalized (
 "
     }
 
-    async fn apply(&self, conn: &mut PgConnection, r: &RecordedEvent) -> Result<(), ProjectionError> {
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        r: &RecordedEvent,
+    ) -> Result<(), ProjectionError> {
         let e = decode(r).ok_or_else(|| {
             ProjectionError::Poison(format!("undecodable scoring event at seq {}", r.sequence))
         })?;
@@ -82,14 +86,32 @@ CREATE TABLE IF NOT EXISTS finalized (
             Event::MonthlyScoreFinalized(f) => finalized(conn, &f).await?,
             Event::MonthClosed(c) => {
                 let month = parse_month(&c.month)?;
-                marker(conn, &c.agency_id, month, c.revision, c.workers, c.rules_as_of, cause, None)
-                    .await?;
+                marker(
+                    conn,
+                    &c.agency_id,
+                    month,
+                    c.revision,
+                    c.workers,
+                    c.rules_as_of,
+                    cause,
+                    None,
+                )
+                .await?;
             }
             Event::MonthRevised(m) => {
                 let month = parse_month(&m.month)?;
                 let now = self.clock.now();
-                marker(conn, &m.agency_id, month, m.revision, m.workers, m.rules_as_of, cause, Some(now))
-                    .await?;
+                marker(
+                    conn,
+                    &m.agency_id,
+                    month,
+                    m.revision,
+                    m.workers,
+                    m.rules_as_of,
+                    cause,
+                    Some(now),
+                )
+                .await?;
             }
             Event::ScoreAdjusted(_) => {}
         }
@@ -108,10 +130,9 @@ async fn rule_set(
     cause: Cause,
     now: DateTime<Utc>,
 ) -> Result<(), ProjectionError> {
-    let from: chrono::NaiveDate = p
-        .effective_from
-        .parse()
-        .map_err(|_| ProjectionError::Poison(format!("bad effective_from {:?}", p.effective_from)))?;
+    let from: chrono::NaiveDate = p.effective_from.parse().map_err(|_| {
+        ProjectionError::Poison(format!("bad effective_from {:?}", p.effective_from))
+    })?;
     sqlx::query(
         "INSERT INTO rule_sets (agency_id, version, effective_from, decree, seq, body)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
@@ -229,7 +250,16 @@ async fn marker(
         .await?;
         if let Some(live) = live {
             let live = decode_figures(&live);
-            adjust_if_changed(conn, agency_id, worker, month, revision as i32, &live, cause).await?;
+            adjust_if_changed(
+                conn,
+                agency_id,
+                worker,
+                month,
+                revision as i32,
+                &live,
+                cause,
+            )
+            .await?;
         }
     }
     Ok(())

@@ -8,16 +8,19 @@ use pantau_proto::scoring::v1 as api;
 use prost::Message;
 use sqlx::{PgPool, Row};
 
+use super::Cause;
 use super::decode_figures;
 use super::recompute::{Closed, Key, load_facts, rule_book};
-use super::Cause;
 use crate::domain::Month;
 use crate::domain::eval::evaluate;
 use crate::domain::facts::local_date;
 
 /// Every rule set of the agency's scope and of the all-agency scope, in
 /// publication order.
-pub async fn rule_sets(pool: &PgPool, agency_id: &str) -> Result<Vec<ev::RuleSetPublished>, sqlx::Error> {
+pub async fn rule_sets(
+    pool: &PgPool,
+    agency_id: &str,
+) -> Result<Vec<ev::RuleSetPublished>, sqlx::Error> {
     let rows: Vec<Vec<u8>> = sqlx::query_scalar(
         "SELECT body FROM scoring_own.rule_sets WHERE agency_id = $1 OR agency_id = '' ORDER BY seq",
     )
@@ -30,7 +33,11 @@ pub async fn rule_sets(pool: &PgPool, agency_id: &str) -> Result<Vec<ev::RuleSet
         .collect())
 }
 
-pub async fn closed(pool: &PgPool, agency_id: &str, month: Month) -> Result<Option<Closed>, sqlx::Error> {
+pub async fn closed(
+    pool: &PgPool,
+    agency_id: &str,
+    month: Month,
+) -> Result<Option<Closed>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT revision, rules_as_of FROM scoring_own.months WHERE agency_id = $1 AND month = $2",
     )
@@ -72,7 +79,11 @@ pub async fn live(
     let book = rule_book(&mut conn).await?;
     let through = month.last_day().min(local_date(now, l.tz));
     let figures = evaluate(&book, month, &l.facts, through, rules_as_of);
-    Ok(Some((figures, l.facts.agency_id.clone(), l.facts.unit_id.clone())))
+    Ok(Some((
+        figures,
+        l.facts.agency_id.clone(),
+        l.facts.unit_id.clone(),
+    )))
 }
 
 /// The finalized figures of a worker's month in a revision, with the
@@ -233,7 +244,11 @@ pub async fn agency_month(
 }
 
 /// Workers employed by the agency at some time in the month (by identity).
-pub async fn employed(pool: &PgPool, agency_id: &str, month: Month) -> Result<Vec<String>, sqlx::Error> {
+pub async fn employed(
+    pool: &PgPool,
+    agency_id: &str,
+    month: Month,
+) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT worker_id FROM scoring_identity.workers
          WHERE agency_id = $1 AND (joined_on IS NULL OR joined_on <= $2) AND (left_on IS NULL OR left_on > $3)

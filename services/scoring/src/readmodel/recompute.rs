@@ -98,13 +98,22 @@ pub async fn recompute(
         let Some(f) = facts.get(&(worker.clone(), *month)) else {
             continue;
         };
-        let pin = closed.get(&(f.agency_id.clone(), month.to_string())).copied();
+        let pin = closed
+            .get(&(f.agency_id.clone(), month.to_string()))
+            .copied();
         let tz = f.tz;
         let through = month.last_day().min(local_date(now, tz));
         let as_of = pin.map_or(u64::MAX, |c| c.rules_as_of);
         let figures = evaluate(&book, *month, &f.facts, through, as_of);
         if let Some(c) = pin {
-            closed_keys.push((f.facts.agency_id.clone(), worker.clone(), *month, c.revision, figures.clone(), *cause));
+            closed_keys.push((
+                f.facts.agency_id.clone(),
+                worker.clone(),
+                *month,
+                c.revision,
+                figures.clone(),
+                *cause,
+            ));
         }
         rows.push(&f.facts, *month, &figures);
     }
@@ -210,12 +219,16 @@ pub async fn load_facts(
     .fetch_all(&mut *conn)
     .await?;
     // Entries only for the keys asked for.
-    let entry = |out: &mut HashMap<Key, Loaded>, worker: &str, month: Month, fallback: Option<(&str, &str)>| -> bool {
+    let entry = |out: &mut HashMap<Key, Loaded>,
+                 worker: &str,
+                 month: Month,
+                 fallback: Option<(&str, &str)>|
+     -> bool {
         let key = (worker.to_owned(), month);
         if !keys.contains_key(&key) {
             return false;
         }
-        if !out.contains_key(&key) {
+        out.entry(key).or_insert_with(|| {
             let (facts, tz) = match people.get(worker) {
                 Some((f, tz)) => (f.clone(), *tz),
                 None => {
@@ -232,8 +245,12 @@ pub async fn load_facts(
                 }
             };
             let agency_id = facts.agency_id.clone();
-            out.insert(key, Loaded { facts, agency_id, tz });
-        }
+            Loaded {
+                facts,
+                agency_id,
+                tz,
+            }
+        });
         true
     };
     for r in reports {

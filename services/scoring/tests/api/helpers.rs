@@ -199,7 +199,12 @@ impl App {
     }
 
     async fn identity_event(&self, subject: &str, e: I) -> anyhow::Result<()> {
-        let seq = append(&self.identity, subject, IdentityEvent { event: Some(e) }.encode_to_vec()).await?;
+        let seq = append(
+            &self.identity,
+            subject,
+            IdentityEvent { event: Some(e) }.encode_to_vec(),
+        )
+        .await?;
         anyhow::ensure!(
             self.running
                 .scoring
@@ -236,9 +241,18 @@ impl App {
         self.worker_in(agency, &agency.unit, pns).await
     }
 
-    pub async fn worker_in(&self, agency: &Agency, unit: &str, pns: bool) -> anyhow::Result<String> {
+    pub async fn worker_in(
+        &self,
+        agency: &Agency,
+        unit: &str,
+        pns: bool,
+    ) -> anyhow::Result<String> {
         let id = uuid::Uuid::new_v4().to_string();
-        let kind = if pns { ev::WorkerKind::Pns } else { ev::WorkerKind::Phl };
+        let kind = if pns {
+            ev::WorkerKind::Pns
+        } else {
+            ev::WorkerKind::Phl
+        };
         self.identity_event(
             &format!("pantau.identity.worker.{id}"),
             I::WorkerRegistered(ev::WorkerRegistered {
@@ -258,7 +272,12 @@ impl App {
 
     async fn activity_event(&self, worker: &str, date: &str, e: A) -> anyhow::Result<u64> {
         let subject = format!("pantau.activity.day.{worker}.{}", date.replace('-', ""));
-        append(&self.activity, &subject, ActivityEvent { event: Some(e) }.encode_to_vec()).await
+        append(
+            &self.activity,
+            &subject,
+            ActivityEvent { event: Some(e) }.encode_to_vec(),
+        )
+        .await
     }
 
     /// A report of `quantity` units of `code` on `date` from `start` to
@@ -273,7 +292,11 @@ impl App {
         quantity: f64,
         (start, end): (u32, u32),
     ) -> anyhow::Result<String> {
-        let report_id = format!("{}.{worker}.{}", date.replace('-', ""), uuid::Uuid::new_v4().simple());
+        let report_id = format!(
+            "{}.{worker}.{}",
+            date.replace('-', ""),
+            uuid::Uuid::new_v4().simple()
+        );
         self.activity_event(
             worker,
             date,
@@ -352,7 +375,13 @@ impl App {
     }
 
     /// A check-in on `date`, `late` minutes late.
-    pub async fn check_in(&self, agency: &Agency, worker: &str, date: &str, late: u32) -> anyhow::Result<u64> {
+    pub async fn check_in(
+        &self,
+        agency: &Agency,
+        worker: &str,
+        date: &str,
+        late: u32,
+    ) -> anyhow::Result<u64> {
         let e = T::CheckedIn(ev::CheckedIn {
             presence: Some(ev::Presence {
                 worker_id: worker.into(),
@@ -396,7 +425,11 @@ impl App {
             .map(tonic::Response::into_inner)
     }
 
-    pub async fn worker_month(&self, worker: &str, month: &str) -> anyhow::Result<api::GetWorkerMonthResponse> {
+    pub async fn worker_month(
+        &self,
+        worker: &str,
+        month: &str,
+    ) -> anyhow::Result<api::GetWorkerMonthResponse> {
         Ok(self
             .client
             .clone()
@@ -420,7 +453,13 @@ impl App {
             .map_or(-1.0, |f| f.points))
     }
 
-    pub async fn close(&self, token: &str, agency_id: &str, month: &str, request_id: &str) -> Result<api::CloseMonthResponse, Status> {
+    pub async fn close(
+        &self,
+        token: &str,
+        agency_id: &str,
+        month: &str,
+        request_id: &str,
+    ) -> Result<api::CloseMonthResponse, Status> {
         self.client
             .clone()
             .close_month(authed(
@@ -435,7 +474,11 @@ impl App {
             .map(tonic::Response::into_inner)
     }
 
-    pub async fn agency_month(&self, agency_id: &str, month: &str) -> anyhow::Result<api::GetAgencyMonthResponse> {
+    pub async fn agency_month(
+        &self,
+        agency_id: &str,
+        month: &str,
+    ) -> anyhow::Result<api::GetAgencyMonthResponse> {
         Ok(self
             .client
             .clone()
@@ -451,9 +494,16 @@ impl App {
     }
 
     /// Every event on the scoring stream's subjects matching `filter`.
-    pub async fn scoring_events(&self, filter: &str) -> anyhow::Result<Vec<ev::scoring_event::Event>> {
+    pub async fn scoring_events(
+        &self,
+        filter: &str,
+    ) -> anyhow::Result<Vec<ev::scoring_event::Event>> {
         use futures::StreamExt;
-        let stream = self.scoring.jetstream().get_stream("PANTAU_SCORING").await?;
+        let stream = self
+            .scoring
+            .jetstream()
+            .get_stream("PANTAU_SCORING")
+            .await?;
         let last = self.scoring.last_sequence().await?;
         let mut out = Vec::new();
         if last == 0 {
@@ -473,7 +523,10 @@ impl App {
         while let Some(m) = messages.next().await {
             let m = m?;
             let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
-            if let Some(e) = ev::ScoringEvent::decode(m.payload.as_ref()).ok().and_then(|e| e.event) {
+            if let Some(e) = ev::ScoringEvent::decode(m.payload.as_ref())
+                .ok()
+                .and_then(|e| e.event)
+            {
                 out.push(e);
             }
             if seq >= end {

@@ -9,15 +9,20 @@ use crate::helpers::*;
 const SAPU: &str = "DLH-SAPU";
 
 #[tokio::test]
-async fn approved_activities_and_workdays_present_count_and_move_with_reviews() -> anyhow::Result<()> {
+async fn approved_activities_and_workdays_present_count_and_move_with_reviews() -> anyhow::Result<()>
+{
     let app = spawn_app().await?;
     let dlh = app.agency("DLH", WITA).await?;
     let w = app.worker(&dlh, false).await?;
     app.publish_rules(&app.admin, "", "2026-01-01", rules(&[(SAPU, 10.0)], 5.0))
         .await?;
     // Monday and Tuesday, both workdays.
-    let first = app.report(&dlh, &w, "2026-11-02", SAPU, 3.0, (480, 600)).await?;
-    let second = app.report(&dlh, &w, "2026-11-03", SAPU, 2.0, (480, 540)).await?;
+    let first = app
+        .report(&dlh, &w, "2026-11-02", SAPU, 3.0, (480, 600))
+        .await?;
+    let second = app
+        .report(&dlh, &w, "2026-11-03", SAPU, 2.0, (480, 540))
+        .await?;
     app.approve(&w, "2026-11-02", &first).await?;
     app.check_in(&dlh, &w, "2026-11-02", 0).await?;
     app.check_in(&dlh, &w, "2026-11-03", 12).await?;
@@ -27,7 +32,10 @@ async fn approved_activities_and_workdays_present_count_and_move_with_reviews() 
     let live = month.live.clone().unwrap();
     assert_eq!((live.days_present, live.minutes_reported), (2, 120));
     assert_eq!(live.by_code.len(), 1);
-    assert_eq!((live.by_code[0].quantity, live.by_code[0].points), (3.0, 30.0));
+    assert_eq!(
+        (live.by_code[0].quantity, live.by_code[0].points),
+        (3.0, 30.0)
+    );
     assert_eq!(live.score, 0.4);
     assert_eq!(live.category, ev::Category::KurangSekali as i32);
     assert_eq!(live.pay_percent, 50.0);
@@ -63,16 +71,33 @@ async fn a_month_is_read_by_its_worker_supervisor_and_agency_only() -> anyhow::R
         async move { c.get_worker_month(req).await }
     };
     let own = app.token(&["worker"], Some(&dlh.id), Some(&w));
-    assert!(ask(own.clone(), "", "2026-11").await.is_ok(), "a worker reads their own month");
+    assert!(
+        ask(own.clone(), "", "2026-11").await.is_ok(),
+        "a worker reads their own month"
+    );
     assert!(ask(dlh.admin.clone(), &w, "2026-11").await.is_ok());
     assert!(
-        ask(app.token(&["auditor"], None, None), &w, "2026-11").await.is_ok(),
+        ask(app.token(&["auditor"], None, None), &w, "2026-11")
+            .await
+            .is_ok(),
         "auditors read every agency"
     );
     let peer = app.token(&["worker"], Some(&dlh.id), Some(&stranger));
-    assert_code(ask(peer, &w, "2026-11").await, Code::PermissionDenied, "another worker");
-    assert_code(ask(other.admin.clone(), &w, "2026-11").await, Code::PermissionDenied, "another agency's admin");
-    assert_code(ask(own.clone(), &rid(), "2026-11").await, Code::NotFound, "an unknown worker");
+    assert_code(
+        ask(peer, &w, "2026-11").await,
+        Code::PermissionDenied,
+        "another worker",
+    );
+    assert_code(
+        ask(other.admin.clone(), &w, "2026-11").await,
+        Code::PermissionDenied,
+        "another agency's admin",
+    );
+    assert_code(
+        ask(own.clone(), &rid(), "2026-11").await,
+        Code::NotFound,
+        "an unknown worker",
+    );
     assert_invalid(ask(own.clone(), "", "2026-13").await, "month");
     assert_code(
         app.client
@@ -86,7 +111,12 @@ async fn a_month_is_read_by_its_worker_supervisor_and_agency_only() -> anyhow::R
 }
 
 /// The agency's figures from every worker (as an admin lists them).
-async fn listing(app: &App, client: &Client, agency: &str, month: &str) -> anyhow::Result<Vec<(String, f64, i32)>> {
+async fn listing(
+    app: &App,
+    client: &Client,
+    agency: &str,
+    month: &str,
+) -> anyhow::Result<Vec<(String, f64, i32)>> {
     let mut out = Vec::new();
     let mut token = String::new();
     loop {
@@ -116,13 +146,19 @@ async fn listing(app: &App, client: &Client, agency: &str, month: &str) -> anyho
 }
 
 #[tokio::test]
-async fn projecting_the_same_events_in_any_batch_size_gives_the_same_totals() -> anyhow::Result<()> {
+async fn projecting_the_same_events_in_any_batch_size_gives_the_same_totals() -> anyhow::Result<()>
+{
     // Batches of one event each, against a second service applying up to
     // 500 at a time and a third 7 at a time, on the same streams.
     let app = spawn_with(|c| pantau_scoring::config::Config { batch_size: 1, ..c }).await?;
     let dlh = app.agency("DLH", WITA).await?;
-    app.publish_rules(&app.admin, "", "2026-01-01", rules(&[(SAPU, 7.5), ("APEL", 2.0)], 4.0))
-        .await?;
+    app.publish_rules(
+        &app.admin,
+        "",
+        "2026-01-01",
+        rules(&[(SAPU, 7.5), ("APEL", 2.0)], 4.0),
+    )
+    .await?;
     let mut workers = Vec::new();
     for _ in 0..5 {
         workers.push(app.worker(&dlh, true).await?);
@@ -130,7 +166,16 @@ async fn projecting_the_same_events_in_any_batch_size_gives_the_same_totals() ->
     for (i, w) in workers.iter().enumerate() {
         for d in 1..=6 {
             let date = format!("2026-11-{d:02}");
-            let r = app.report(&dlh, w, &date, if d % 2 == 0 { SAPU } else { "APEL" }, (i + d) as f64, (420, 480)).await?;
+            let r = app
+                .report(
+                    &dlh,
+                    w,
+                    &date,
+                    if d % 2 == 0 { SAPU } else { "APEL" },
+                    (i + d) as f64,
+                    (420, 480),
+                )
+                .await?;
             if (i + d) % 3 != 0 {
                 app.approve(w, &date, &r).await?;
             }
@@ -148,11 +193,18 @@ async fn projecting_the_same_events_in_any_batch_size_gives_the_same_totals() ->
     for batch in [500, 7] {
         let config = pantau_scoring::config::Config {
             batch_size: batch,
-            ..pantau_scoring::config::Config::in_process(&app.config.nats_url, &app.config.database_url)
+            ..pantau_scoring::config::Config::in_process(
+                &app.config.nats_url,
+                &app.config.database_url,
+            )
         };
         let other = start(&config).await?;
         let client = Client::connect(format!("http://{}", other.addr)).await?;
-        assert_eq!(listing(&app, &client, &dlh.id, "2026-11").await?, one, "batches of {batch}");
+        assert_eq!(
+            listing(&app, &client, &dlh.id, "2026-11").await?,
+            one,
+            "batches of {batch}"
+        );
         other.stop().await;
     }
     Ok(())
@@ -162,15 +214,24 @@ async fn projecting_the_same_events_in_any_batch_size_gives_the_same_totals() ->
 async fn workload_disparity_shows_points_and_hours_per_worker_by_unit() -> anyhow::Result<()> {
     let app = spawn_app().await?;
     let dlh = app.agency("DLH", WITA).await?;
-    app.publish_rules(&dlh.admin, &dlh.id, "2026-01-01", rules(&[(SAPU, 100.0)], 0.0))
-        .await?;
+    app.publish_rules(
+        &dlh.admin,
+        &dlh.id,
+        "2026-01-01",
+        rules(&[(SAPU, 100.0)], 0.0),
+    )
+    .await?;
     let busy_unit = rid();
     let busy = app.worker_in(&dlh, &busy_unit, false).await?;
     let idle = app.worker(&dlh, false).await?;
     // Four hours and 400 points against one hour and 100.
-    let r = app.report(&dlh, &busy, "2026-11-02", SAPU, 4.0, (420, 660)).await?;
+    let r = app
+        .report(&dlh, &busy, "2026-11-02", SAPU, 4.0, (420, 660))
+        .await?;
     app.approve(&busy, "2026-11-02", &r).await?;
-    let r = app.report(&dlh, &idle, "2026-11-02", SAPU, 1.0, (420, 480)).await?;
+    let r = app
+        .report(&dlh, &idle, "2026-11-02", SAPU, 1.0, (420, 480))
+        .await?;
     app.approve(&idle, "2026-11-02", &r).await?;
     let d = app
         .client
@@ -186,7 +247,10 @@ async fn workload_disparity_shows_points_and_hours_per_worker_by_unit() -> anyho
         .into_inner();
     assert_eq!(d.units.len(), 2);
     let busy_row = d.units.iter().find(|u| u.unit_id == busy_unit).unwrap();
-    assert_eq!((busy_row.points_per_worker, busy_row.hours_per_worker), (400.0, 4.0));
+    assert_eq!(
+        (busy_row.points_per_worker, busy_row.hours_per_worker),
+        (400.0, 4.0)
+    );
     assert_eq!((d.points_ratio, d.hours_ratio), (4.0, 4.0));
     let other = app.agency("DPU", WITA).await?;
     assert_code(

@@ -10,7 +10,13 @@ use crate::helpers::*;
 const SAPU: &str = "DLH-SAPU";
 
 /// Runs a rebuild to its end; returns every progress message.
-async fn rebuild(app: &App, token: &str, agency: &str, month: &str, request_id: &str) -> Result<Vec<api::RebuildMonthResponse>, tonic::Status> {
+async fn rebuild(
+    app: &App,
+    token: &str,
+    agency: &str,
+    month: &str,
+    request_id: &str,
+) -> Result<Vec<api::RebuildMonthResponse>, tonic::Status> {
     let mut stream = app
         .client
         .clone()
@@ -31,7 +37,12 @@ async fn rebuild(app: &App, token: &str, agency: &str, month: &str, request_id: 
     Ok(out)
 }
 
-async fn accept(app: &App, token: &str, rebuild_id: &str, request_id: &str) -> Result<api::AcceptRebuildResponse, tonic::Status> {
+async fn accept(
+    app: &App,
+    token: &str,
+    rebuild_id: &str,
+    request_id: &str,
+) -> Result<api::AcceptRebuildResponse, tonic::Status> {
     app.client
         .clone()
         .accept_rebuild(authed(
@@ -49,8 +60,13 @@ async fn accept(app: &App, token: &str, rebuild_id: &str, request_id: &str) -> R
 /// one with a ceremony-free month of reports, one with nothing), closed.
 async fn closed_october(app: &App) -> anyhow::Result<(Agency, Vec<String>)> {
     let dlh = app.agency("DLH", WITA).await?;
-    app.publish_rules(&dlh.admin, &dlh.id, "2026-01-01", rules(&[(SAPU, 100.0)], 10.0))
-        .await?;
+    app.publish_rules(
+        &dlh.admin,
+        &dlh.id,
+        "2026-01-01",
+        rules(&[(SAPU, 100.0)], 10.0),
+    )
+    .await?;
     let workers = vec![
         app.worker(&dlh, true).await?,
         app.worker(&dlh, false).await?,
@@ -59,9 +75,12 @@ async fn closed_october(app: &App) -> anyhow::Result<(Agency, Vec<String>)> {
     for (i, w) in workers.iter().take(2).enumerate() {
         for d in [1, 2, 5, 6, 7, 20, 30] {
             let date = format!("2026-10-{d:02}");
-            let r = app.report(&dlh, w, &date, SAPU, (i + 1) as f64 * 6.0, (420, 600)).await?;
+            let r = app
+                .report(&dlh, w, &date, SAPU, (i + 1) as f64 * 6.0, (420, 600))
+                .await?;
             app.approve(w, &date, &r).await?;
-            app.check_in(&dlh, w, &date, if d > 20 { 45 } else { 0 }).await?;
+            app.check_in(&dlh, w, &date, if d > 20 { 45 } else { 0 })
+                .await?;
         }
     }
     app.close(&dlh.admin, &dlh.id, OCTOBER, &rid()).await?;
@@ -69,27 +88,38 @@ async fn closed_october(app: &App) -> anyhow::Result<(Agency, Vec<String>)> {
 }
 
 #[tokio::test]
-async fn a_rebuild_with_the_same_rules_finds_what_the_live_projection_found() -> anyhow::Result<()> {
+async fn a_rebuild_with_the_same_rules_finds_what_the_live_projection_found() -> anyhow::Result<()>
+{
     let app = spawn_app().await?;
     let (dlh, _) = closed_october(&app).await?;
     let progress = rebuild(&app, &dlh.admin, &dlh.id, OCTOBER, "same").await?;
     let last = progress.last().unwrap();
     assert!(last.done);
     assert_eq!(last.events_read, last.events_total);
-    let summary = last.summary.clone().unwrap();
-    assert_eq!((summary.workers, summary.changed), (3, 0), "replaying the history gives the live figures");
+    let summary = last.summary.unwrap();
+    assert_eq!(
+        (summary.workers, summary.changed),
+        (3, 0),
+        "replaying the history gives the live figures"
+    );
     assert_eq!(summary.points_before, summary.points_after);
     Ok(())
 }
 
 #[tokio::test]
-async fn a_corrected_decree_rebuilds_october_in_shadow_until_an_admin_accepts() -> anyhow::Result<()> {
+async fn a_corrected_decree_rebuilds_october_in_shadow_until_an_admin_accepts() -> anyhow::Result<()>
+{
     let app = spawn_app().await?;
     let (dlh, workers) = closed_october(&app).await?;
     let before = app.agency_month(&dlh.id, OCTOBER).await?;
     // The appeal: the decree is corrected from 1 October, double points.
-    app.publish_rules(&dlh.admin, &dlh.id, "2026-10-01", rules(&[(SAPU, 200.0)], 10.0))
-        .await?;
+    app.publish_rules(
+        &dlh.admin,
+        &dlh.id,
+        "2026-10-01",
+        rules(&[(SAPU, 200.0)], 10.0),
+    )
+    .await?;
     assert_eq!(
         app.agency_month(&dlh.id, OCTOBER).await?.average_points,
         before.average_points,
@@ -97,7 +127,7 @@ async fn a_corrected_decree_rebuilds_october_in_shadow_until_an_admin_accepts() 
     );
     let progress = rebuild(&app, &dlh.admin, &dlh.id, OCTOBER, "appeal").await?;
     let done = progress.last().unwrap().clone();
-    let summary = done.summary.clone().unwrap();
+    let summary = done.summary.unwrap();
     // The worker with nothing changes too: their month now names the
     // corrected rule set.
     assert_eq!((summary.workers, summary.changed), (3, 3));
@@ -127,12 +157,20 @@ async fn a_corrected_decree_rebuilds_october_in_shadow_until_an_admin_accepts() 
     let (old, new) = (d.before.clone().unwrap(), d.after.clone().unwrap());
     assert_eq!(new.rule_sets.last().map(|r| r.version), Some(2));
     if d.worker_id != workers[2] {
-        assert_eq!(new.points, old.points * 2.0 - 10.0 * f64::from(old.days_present), "activity points doubled");
+        assert_eq!(
+            new.points,
+            old.points * 2.0 - 10.0 * f64::from(old.days_present),
+            "activity points doubled"
+        );
     }
 
     // Another agency's admin may not accept it; the agency's may.
     let other = app.agency("DPU", WITA).await?;
-    assert_code(accept(&app, &other.admin, &done.rebuild_id, &rid()).await, Code::PermissionDenied, "another agency");
+    assert_code(
+        accept(&app, &other.admin, &done.rebuild_id, &rid()).await,
+        Code::PermissionDenied,
+        "another agency",
+    );
     let accepted = accept(&app, &dlh.admin, &done.rebuild_id, "accept-1").await?;
     assert_eq!((accepted.revision, accepted.changed), (2, 3));
     let again = accept(&app, &dlh.admin, &done.rebuild_id, "accept-1").await?;
@@ -142,7 +180,11 @@ async fn a_corrected_decree_rebuilds_october_in_shadow_until_an_admin_accepts() 
     assert!(after.average_points > before.average_points);
     let w = app.worker_month(&workers[1], OCTOBER).await?;
     assert_eq!(w.revision, 2);
-    assert_eq!(w.finalized.as_ref().map(|f| f.points), w.live.as_ref().map(|f| f.points), "live follows the revision's rules");
+    assert_eq!(
+        w.finalized.as_ref().map(|f| f.points),
+        w.live.as_ref().map(|f| f.points),
+        "live follows the revision's rules"
+    );
     assert!(w.adjustments.is_empty());
     let markers: Vec<u32> = app
         .scoring_events(&format!("pantau.scoring.month.{}.*", dlh.id))
@@ -175,20 +217,42 @@ async fn only_closed_months_rebuild_and_a_stale_rebuild_is_refused() -> anyhow::
         "November is open",
     );
     let worker = app.token(&["worker"], Some(&dlh.id), None);
-    assert_code(rebuild(&app, &worker, &dlh.id, OCTOBER, &rid()).await, Code::PermissionDenied, "a worker");
-    app.publish_rules(&dlh.admin, &dlh.id, "2026-10-15", rules(&[(SAPU, 150.0)], 10.0))
-        .await?;
-    let first = rebuild(&app, &dlh.admin, &dlh.id, OCTOBER, "r1").await?.pop().unwrap();
-    let second = rebuild(&app, &dlh.admin, &dlh.id, OCTOBER, "r2").await?.pop().unwrap();
+    assert_code(
+        rebuild(&app, &worker, &dlh.id, OCTOBER, &rid()).await,
+        Code::PermissionDenied,
+        "a worker",
+    );
+    app.publish_rules(
+        &dlh.admin,
+        &dlh.id,
+        "2026-10-15",
+        rules(&[(SAPU, 150.0)], 10.0),
+    )
+    .await?;
+    let first = rebuild(&app, &dlh.admin, &dlh.id, OCTOBER, "r1")
+        .await?
+        .pop()
+        .unwrap();
+    let second = rebuild(&app, &dlh.admin, &dlh.id, OCTOBER, "r2")
+        .await?
+        .pop()
+        .unwrap();
     accept(&app, &dlh.admin, &first.rebuild_id, &rid()).await?;
     assert_code(
         accept(&app, &dlh.admin, &second.rebuild_id, &rid()).await,
         Code::FailedPrecondition,
         "built on revision 1, which is no longer the month's",
     );
-    assert_code(accept(&app, &dlh.admin, &rid(), &rid()).await, Code::NotFound, "no such rebuild");
+    assert_code(
+        accept(&app, &dlh.admin, &rid(), &rid()).await,
+        Code::NotFound,
+        "no such rebuild",
+    );
     // Discarded rebuilds cannot be accepted.
-    let third = rebuild(&app, &dlh.admin, &dlh.id, OCTOBER, "r3").await?.pop().unwrap();
+    let third = rebuild(&app, &dlh.admin, &dlh.id, OCTOBER, "r3")
+        .await?
+        .pop()
+        .unwrap();
     app.client
         .clone()
         .discard_rebuild(authed(
@@ -198,7 +262,11 @@ async fn only_closed_months_rebuild_and_a_stale_rebuild_is_refused() -> anyhow::
             },
         ))
         .await?;
-    assert_code(accept(&app, &dlh.admin, &third.rebuild_id, &rid()).await, Code::FailedPrecondition, "discarded");
+    assert_code(
+        accept(&app, &dlh.admin, &third.rebuild_id, &rid()).await,
+        Code::FailedPrecondition,
+        "discarded",
+    );
     let month = app.agency_month(&dlh.id, OCTOBER).await?;
     assert_eq!(month.revision, 2);
     let _ = ev::Category::Baik;
