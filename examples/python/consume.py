@@ -5,6 +5,7 @@ Run examples/python/generate.sh first and put its output directory on PYTHONPATH
 Example: python3 consume.py --subject 'pantau.identity.worker.*' --limit 10
          python3 consume.py --subject 'pantau.attendance.session.*' --json
          python3 consume.py --subject 'pantau.activity.day.>'
+         python3 consume.py --subject 'pantau.scoring.score.>' --json
 The subject's context picks the stream and the payload type.
 """
 import argparse
@@ -20,12 +21,14 @@ from google.protobuf.json_format import MessageToDict
 from pantau.events.v1.activity_pb2 import ActivityEvent
 from pantau.events.v1.attendance_pb2 import AttendanceEvent
 from pantau.events.v1.identity_pb2 import IdentityEvent
+from pantau.events.v1.scoring_pb2 import ScoringEvent
 
 # Context (the second token of a subject) -> stream and payload type.
 CONTEXTS = {
     "identity": ("PANTAU_IDENTITY", IdentityEvent),
     "attendance": ("PANTAU_ATTENDANCE", AttendanceEvent),
     "activity": ("PANTAU_ACTIVITY", ActivityEvent),
+    "scoring": ("PANTAU_SCORING", ScoringEvent),
 }
 
 
@@ -34,7 +37,7 @@ def safe_fields(variant):
     address are sealed in EncryptedPersonalData anyway (unreadable here), but
     a worker's name, NIP and birth date are not, so leave them out."""
     keys = ("worker_id", "agency_id", "unit_id", "to_agency_id", "campaign_id",
-            "session_id", "scanner_id", "leave_id", "report_id")
+            "session_id", "scanner_id", "leave_id", "report_id", "rebuild_id")
     return {k: getattr(variant, k) for k in keys if getattr(variant, k, "")}
 
 
@@ -87,7 +90,8 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--url", default="nats://127.0.0.1:4222")
     p.add_argument("--subject", default="pantau.identity.>",
-                   help="e.g. 'pantau.identity.worker.*', 'pantau.attendance.>' or 'pantau.activity.day.>'")
+                   help="e.g. 'pantau.identity.worker.*', 'pantau.attendance.>', "
+                        "'pantau.activity.day.>' or 'pantau.scoring.score.>'")
     p.add_argument("--limit", type=int, help="stop after N events")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per line: seq, type, event")

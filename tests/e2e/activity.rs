@@ -3,8 +3,6 @@
 //! tokens, and routes each report to whoever supervised the worker on the
 //! day of the work.
 
-use std::time::Duration;
-
 use anyhow::{Context, ensure};
 use chrono::{Days, NaiveDate, Timelike, Utc};
 use chrono_tz::Asia::Makassar;
@@ -17,7 +15,8 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use crate::common::{
-    PASSWORD, Registered, Registry, authed, eventually, rid, today_in_makassar, worker_request,
+    PASSWORD, Registered, Registry, authed, away_from_midnight, eventually, heard, rid,
+    today_in_makassar, worker_request,
 };
 
 /// Identity and activity in-process on one NATS and one PostgreSQL.
@@ -27,33 +26,8 @@ struct Cluster {
     registry: Registry,
 }
 
-/// Whether an answer shows that activity has heard of what it was asked
-/// about: identity's signing key (else UNAUTHENTICATED) and the registry
-/// entries (else NOT_FOUND).
-fn heard<T>(r: &Result<T, Status>) -> bool {
-    !matches!(r, Err(s) if matches!(s.code(), Code::NotFound | Code::Unauthenticated))
-}
-
 fn hhmm(minute: u32) -> String {
     format!("{:02}:{:02}", minute / 60, minute % 60)
-}
-
-/// Waits out the turn of the day in Makassar, so that "today" and
-/// "yesterday" name the same days to the test and to the services
-/// throughout, and a little of today has passed to report on.
-async fn away_from_midnight() {
-    const DAY: u32 = 24 * 60 * 60;
-    const MARGIN: u32 = 3 * 60;
-    let now = Utc::now()
-        .with_timezone(&Makassar)
-        .time()
-        .num_seconds_from_midnight();
-    let wait = if now >= DAY - MARGIN {
-        DAY - now + MARGIN
-    } else {
-        MARGIN.saturating_sub(now)
-    };
-    tokio::time::sleep(Duration::from_secs(u64::from(wait))).await;
 }
 
 /// A stretch of today in Makassar that is already over: the last half hour

@@ -8,14 +8,14 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use chrono::{NaiveDate, Utc};
+use chrono::{NaiveDate, Timelike, Utc};
 use chrono_tz::Asia::Makassar;
 use pantau_proto::identity::v1::{
     self as id, Role, WorkerKind, identity_service_client::IdentityServiceClient,
 };
 use pantau_testkit::{NatsServer, PgServer};
-use tonic::Request;
 use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
 
 pub const ADMIN_PASSWORD: &str = "province-admin-password";
 pub const PASSWORD: &str = "a-good-password";
@@ -51,6 +51,24 @@ pub fn today_in_makassar() -> NaiveDate {
     Utc::now().with_timezone(&Makassar).date_naive()
 }
 
+/// Waits out the turn of the day in Makassar, so that "today" and
+/// "yesterday" name the same days to the test and to the services
+/// throughout, and a little of today has passed to report on.
+pub async fn away_from_midnight() {
+    const DAY: u32 = 24 * 60 * 60;
+    const MARGIN: u32 = 3 * 60;
+    let now = Utc::now()
+        .with_timezone(&Makassar)
+        .time()
+        .num_seconds_from_midnight();
+    let wait = if now >= DAY - MARGIN {
+        DAY - now + MARGIN
+    } else {
+        MARGIN.saturating_sub(now)
+    };
+    tokio::time::sleep(Duration::from_secs(u64::from(wait))).await;
+}
+
 /// The other services learn the registry from identity's stream a moment
 /// after identity answers: calls `call` until `done` accepts what it returns.
 pub async fn eventually<T, F, Fut>(
@@ -74,6 +92,13 @@ where
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Whether an answer shows that a service has heard of what it was asked
+/// about: identity's signing key (else UNAUTHENTICATED) and the registry
+/// entries (else NOT_FOUND).
+pub fn heard<T>(r: &Result<T, Status>) -> bool {
+    !matches!(r, Err(s) if matches!(s.code(), Code::NotFound | Code::Unauthenticated))
 }
 
 /// A contract worker at the town square (radius 150 m) who can log in

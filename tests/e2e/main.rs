@@ -9,3 +9,4 @@ mod activity;
 mod attendance;
 mod common;
 mod python_consumer;
+mod scoring;

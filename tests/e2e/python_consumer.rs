@@ -451,3 +451,178 @@ async fn a_python_consumer_decodes_the_activity_stream() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_python_consumer_decodes_the_scoring_stream() -> anyhow::Result<()> {
+    use pantau_proto::events::v1::{
+        Category, CodePoints, CodeRule, MonthClosed, MonthFigures, MonthlyScoreFinalized,
+        RuleSetPublished, RuleSetRef, Rules, ScoringEvent, scoring_event::Event as S,
+    };
+    let (nats, store) = stream("scoring").await?;
+    let agency_id = Uuid::new_v4().to_string();
+    let unit_id = Uuid::new_v4().to_string();
+    let worker_id = Uuid::new_v4().to_string();
+    let code = |code: &str, quantity: f64, points: f64| CodePoints {
+        code: code.into(),
+        quantity,
+        points,
+    };
+    let events = [
+        (
+            "pantau.scoring.ruleset.all".to_owned(),
+            "RuleSetPublished",
+            S::RuleSetPublished(RuleSetPublished {
+                agency_id: String::new(),
+                version: 1,
+                effective_from: "2026-01-01".into(),
+                decree: "Keputusan Bupati 371/22/HK/2021".into(),
+                rules: Some(Rules {
+                    activities: vec![CodeRule {
+                        code: "DLH-DRAIN".into(),
+                        points_per_unit: 12.5,
+                        daily_cap: 0.0,
+                        monthly_cap: 500.0,
+                    }],
+                    present_day_points: 5.0,
+                    points_per_score: 100.0,
+                    ..Default::default()
+                }),
+                published_by: "admin".into(),
+                at: None,
+            }),
+        ),
+        (
+            format!("pantau.scoring.score.{agency_id}.202610.{worker_id}"),
+            "MonthlyScoreFinalized",
+            S::MonthlyScoreFinalized(MonthlyScoreFinalized {
+                agency_id: agency_id.clone(),
+                unit_id: unit_id.clone(),
+                worker_id: worker_id.clone(),
+                month: "2026-10".into(),
+                revision: 1,
+                figures: Some(MonthFigures {
+                    points: 1234.5,
+                    by_code: vec![
+                        code("DLH-DRAIN", 80.0, 1000.0),
+                        code("DLH-SAPU", 4.5, 124.5),
+                    ],
+                    attendance_points: 110.0,
+                    score: 12.34,
+                    category: Category::KurangSekali as i32,
+                    pay_percent: 50.0,
+                    days_present: 22,
+                    minutes_reported: 2400,
+                    rule_sets: vec![RuleSetRef {
+                        agency_id: String::new(),
+                        version: 1,
+                    }],
+                    ..Default::default()
+                }),
+            }),
+        ),
+        (
+            format!("pantau.scoring.month.{agency_id}.202610"),
+            "MonthClosed",
+            S::MonthClosed(MonthClosed {
+                agency_id: agency_id.clone(),
+                month: "2026-10".into(),
+                revision: 1,
+                workers: 1,
+                rules_as_of: 1,
+                closed_by: "admin-dlh".into(),
+                at: None,
+            }),
+        ),
+    ];
+    let mut sequences = Vec::new();
+    for (subject, event_type, event) in events {
+        let payload = ScoringEvent { event: Some(event) };
+        sequences.push(append(&store, subject, event_type, &payload).await?);
+    }
+    assert_eq!(sequences, [1, 2, 3], "a fresh stream numbers from 1");
+
+    let python = Python::generate()?;
+    let (stdout, lines) = python.consume_json(&nats.url, &["--subject", "pantau.scoring.>"])?;
+    assert_listed(
+        &stdout,
+        &lines,
+        &sequences,
+        &["RuleSetPublished", "MonthlyScoreFinalized", "MonthClosed"],
+    );
+    let published = &lines[0]["event"]["rule_set_published"];
+    assert!(
+        published["agency_id"].is_null(),
+        "the all-agency scope is the empty (omitted) agency: {stdout}"
+    );
+    assert_eq!(published["version"], 1, "{stdout}");
+    let rule = &published["rules"]["activities"][0];
+    assert_eq!(
+        (
+            &rule["code"],
+            &rule["points_per_unit"],
+            &rule["monthly_cap"]
+        ),
+        (
+            &Value::from("DLH-DRAIN"),
+            &Value::from(12.5),
+            &Value::from(500.0)
+        ),
+        "{stdout}"
+    );
+    let finalized = &lines[1]["event"]["monthly_score_finalized"];
+    assert_eq!(finalized["worker_id"], worker_id.as_str(), "{stdout}");
+    assert_eq!(finalized["agency_id"], agency_id.as_str(), "{stdout}");
+    assert_eq!(finalized["month"], "2026-10", "{stdout}");
+    let figures = &finalized["figures"];
+    assert_eq!(figures["points"], 1234.5, "{stdout}");
+    assert_eq!(figures["score"], 12.34, "{stdout}");
+    assert_eq!(
+        figures["category"], "CATEGORY_KURANG_SEKALI",
+        "an enum is its name: {stdout}"
+    );
+    assert_eq!(figures["days_present"], 22, "{stdout}");
+    let by_code: Vec<(&str, f64, f64)> = figures["by_code"]
+        .as_array()
+        .context("by_code is a list")?
+        .iter()
+        .map(|c| {
+            (
+                c["code"].as_str().unwrap_or_default(),
+                c["quantity"].as_f64().unwrap_or_default(),
+                c["points"].as_f64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_code,
+        [("DLH-DRAIN", 80.0, 1000.0), ("DLH-SAPU", 4.5, 124.5)],
+        "{stdout}"
+    );
+    assert_eq!(figures["rule_sets"][0]["version"], 1, "{stdout}");
+    let closed = &lines[2]["event"]["month_closed"];
+    assert_eq!(closed["agency_id"], agency_id.as_str(), "{stdout}");
+    assert_eq!(
+        (&closed["month"], &closed["revision"], &closed["workers"]),
+        (&Value::from("2026-10"), &Value::from(1), &Value::from(1)),
+        "{stdout}"
+    );
+    assert_eq!(
+        closed["rules_as_of"], "1",
+        "uint64 is a JSON string: {stdout}"
+    );
+
+    // The plain listing of the scores: ids only.
+    let plain = python.consume(&nats.url, &["--subject", "pantau.scoring.score.>"])?;
+    let listed: Vec<&str> = plain.lines().collect();
+    let [score] = listed.as_slice() else {
+        bail!("the month's one score:\n{plain}");
+    };
+    for id in [
+        format!("worker_id={worker_id}"),
+        format!("agency_id={agency_id}"),
+        format!("unit_id={unit_id}"),
+    ] {
+        assert!(score.contains(&id), "{plain}");
+    }
+    Ok(())
+}

@@ -36,7 +36,7 @@ pub async fn close_month(
     req: api::CloseMonthRequest,
 ) -> Result<api::CloseMonthResponse, ServiceError> {
     let request_id = request_id(&req.request_id)?;
-    let agency = s.agency(&req.agency_id)?;
+    let agency = s.agency(&req.agency_id).await?;
     let month = parse_month(&req.month)?;
     p.must_manage(&agency.id)?;
     if !month_has_ended(month, s.now(), agency.tz) {

@@ -3,9 +3,12 @@
 //! servers. Prints one JSON document on stdout; progress goes to stderr.
 //! `PANTAU_BENCH_WORKERS` sets identity's import size (default 100,000),
 //! `PANTAU_BENCH_CHECKINS` attendance's check-ins (default 100,000),
-//! `PANTAU_BENCH_REPORTS` activity's reports (default 50,000).
+//! `PANTAU_BENCH_REPORTS` activity's reports (default 50,000),
+//! `PANTAU_BENCH_SCORING_WORKERS` the province scoring rebuilds (default
+//! 100,000 workers, about 5 million events) and
+//! `PANTAU_BENCH_SCORING_CLOSE_WORKERS` the one it closes (default 10,000).
 //! `PANTAU_BENCH_ONLY` runs only the listed parts beside the raw ceilings,
-//! comma-separated: `identity`, `attendance`, `activity`.
+//! comma-separated: `identity`, `attendance`, `activity`, `scoring`.
 
 mod activity;
 mod attendance;
@@ -13,6 +16,7 @@ mod data;
 mod identity;
 mod nats;
 mod postgres;
+mod scoring;
 mod util;
 
 /// glibc's allocator spends a fifth of the check-in path's CPU in malloc
@@ -27,7 +31,7 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-const PARTS: [&str; 3] = ["identity", "attendance", "activity"];
+const PARTS: [&str; 4] = ["identity", "attendance", "activity", "scoring"];
 
 /// A positive count from the environment, or `default`.
 fn count(var: &str, default: usize) -> anyhow::Result<usize> {
@@ -56,6 +60,8 @@ async fn run() -> anyhow::Result<serde_json::Value> {
     let workers = count("PANTAU_BENCH_WORKERS", 100_000)?;
     let checkins = count("PANTAU_BENCH_CHECKINS", 100_000)?;
     let reports = count("PANTAU_BENCH_REPORTS", 50_000)?;
+    let scoring_workers = count("PANTAU_BENCH_SCORING_WORKERS", 100_000)?;
+    let close_workers = count("PANTAU_BENCH_SCORING_CLOSE_WORKERS", 10_000)?;
     let raw_nats = nats::run().await?;
     let pg = pantau_testkit::PgServer::start().await?;
     let raw_postgres = postgres::run(&pg).await?;
@@ -68,6 +74,10 @@ async fn run() -> anyhow::Result<serde_json::Value> {
     if wants("activity") {
         activity = activity::run(&pg, reports).await?;
         activity["ratios"] = util::activity_ratios(&raw_nats, &activity);
+    }
+    let mut scoring = serde_json::Value::Null;
+    if wants("scoring") {
+        scoring = scoring::run(&pg, scoring_workers, close_workers).await?;
     }
     let mut identity = serde_json::Value::Null;
     if wants("identity") {
@@ -82,5 +92,6 @@ async fn run() -> anyhow::Result<serde_json::Value> {
         "identity": identity,
         "attendance": attendance,
         "activity": activity,
+        "scoring": scoring,
     }))
 }

@@ -109,42 +109,84 @@ impl Scoring {
         Ok(Principal::from_claims(claims))
     }
 
-    pub fn agency(&self, agency_id: &str) -> Result<Agency, ServiceError> {
+    /// An agency as the directory knows it; one identity has just created
+    /// is waited for (NOT_FOUND once the directory has caught up).
+    pub async fn agency(&self, agency_id: &str) -> Result<Agency, ServiceError> {
         if agency_id.is_empty() {
             return Err(DomainError::invalid("agency_id", "is required").into());
         }
-        self.dir()
-            .agencies
-            .get(agency_id)
-            .cloned()
-            .ok_or_else(|| not_found("agency", agency_id))
+        let find = || self.dir().agencies.get(agency_id).cloned();
+        if let Some(a) = find() {
+            return Ok(a);
+        }
+        self.catch_up_directory().await;
+        find().ok_or_else(|| not_found("agency", agency_id))
     }
 
-    pub fn worker(&self, worker_id: &str) -> Result<Worker, ServiceError> {
-        self.dir()
-            .workers
-            .get(worker_id)
-            .cloned()
-            .ok_or_else(|| not_found("worker", worker_id))
+    /// A worker as the directory knows them (see [`Scoring::agency`]).
+    pub async fn worker(&self, worker_id: &str) -> Result<Worker, ServiceError> {
+        let find = || self.dir().workers.get(worker_id).cloned();
+        if let Some(w) = find() {
+            return Ok(w);
+        }
+        self.catch_up_directory().await;
+        find().ok_or_else(|| not_found("worker", worker_id))
+    }
+
+    /// Waits until the directory has seen everything on the identity
+    /// stream so far.
+    async fn catch_up_directory(&self) {
+        if let Ok(last) = self.streams.identity.last_sequence().await
+            && !self.identity.wait_for(last, SETTLE).await
+        {
+            tracing::warn!(last, "directory follower is lagging");
+        }
     }
 
     /// Waits until every projection shows what its stream holds now, so a
-    /// read or a close sees everything recorded before it.
+    /// read or a close sees everything recorded before it. Each projection
+    /// reads some subjects of its stream; it has caught up once it applied
+    /// the last event on those.
     pub async fn settle(&self) -> Result<(), ServiceError> {
+        use crate::readmodel::facts::{ActivityFacts, AttendanceFacts, IdentityFacts};
+        use crate::readmodel::own::OwnModel;
+        use pantau_projection::Projection;
+        let clock = self.clock.clone();
         let pairs = [
-            (&self.streams.identity, &self.read.identity),
-            (&self.streams.attendance, &self.read.attendance),
-            (&self.streams.activity, &self.read.activity),
-            (&self.store, &self.read.own),
+            (
+                &self.streams.identity,
+                &self.read.identity,
+                IdentityFacts {
+                    clock: clock.clone(),
+                }
+                .subjects(),
+            ),
+            (
+                &self.streams.attendance,
+                &self.read.attendance,
+                AttendanceFacts {
+                    clock: clock.clone(),
+                }
+                .subjects(),
+            ),
+            (
+                &self.streams.activity,
+                &self.read.activity,
+                ActivityFacts {
+                    clock: clock.clone(),
+                }
+                .subjects(),
+            ),
+            (&self.store, &self.read.own, OwnModel { clock }.subjects()),
         ];
-        for (store, handle) in pairs {
-            let last = store
-                .last_sequence()
-                .await
-                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        for (store, handle, subjects) in pairs {
+            let mut last = 0;
+            for filter in &subjects {
+                last = last.max(store.last_sequence_of(filter).await.map_err(internal)?);
+            }
             if !handle.wait_for(last, SETTLE).await {
-                return Err(ServiceError::Internal(format!(
-                    "the {} projection is lagging behind its stream",
+                return Err(ServiceError::Unavailable(format!(
+                    "the {} projection is lagging behind its stream; try again",
                     store.stream_name()
                 )));
             }

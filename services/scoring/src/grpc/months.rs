@@ -40,7 +40,7 @@ pub async fn worker_month(
         req.worker_id.clone()
     };
     let month = parse_month(&req.month)?;
-    let worker = s.worker(&worker_id)?;
+    let worker = s.worker(&worker_id).await?;
     may_read_worker(p, &worker)?;
     s.settle().await?;
     let closed = queries::closed(&s.pool, &worker.agency_id, month).await?;
@@ -76,7 +76,7 @@ async fn rows(
     agency_id: &str,
     month: &str,
 ) -> Result<(Vec<Row3>, Option<crate::readmodel::recompute::Closed>), ServiceError> {
-    s.agency(agency_id)?;
+    s.agency(agency_id).await?;
     let month = parse_month(month)?;
     p.may_read_agency(agency_id)?;
     s.settle().await?;
@@ -220,7 +220,7 @@ pub async fn adjustments(
     p: &Principal,
     req: api::ListAdjustmentsRequest,
 ) -> Result<api::ListAdjustmentsResponse, ServiceError> {
-    s.agency(&req.agency_id)?;
+    s.agency(&req.agency_id).await?;
     let month = parse_month(&req.month)?;
     p.may_read_agency(&req.agency_id)?;
     s.settle().await?;

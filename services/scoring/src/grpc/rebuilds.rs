@@ -55,7 +55,7 @@ pub async fn start(
     req: api::RebuildMonthRequest,
 ) -> Result<RebuildStream, ServiceError> {
     let request_id = request_id(&req.request_id)?;
-    let agency = s.agency(&req.agency_id)?;
+    let agency = s.agency(&req.agency_id).await?;
     let month = parse_month(&req.month)?;
     p.must_manage(&agency.id)?;
     let (tx, rx) = tokio::sync::mpsc::channel(16);

@@ -37,7 +37,7 @@ pub async fn publish(
             .into());
         }
     } else {
-        s.agency(&req.agency_id)?;
+        s.agency(&req.agency_id).await?;
         p.must_manage(&req.agency_id)?;
     }
     let from = parse_date(&req.effective_from, "effective_from")?;
@@ -106,14 +106,14 @@ pub async fn get(
         let tz = if req.agency_id.is_empty() {
             crate::domain::facts::parse_tz("")
         } else {
-            s.agency(&req.agency_id)?.tz
+            s.agency(&req.agency_id).await?.tz
         };
         crate::domain::facts::local_date(s.now(), tz)
     } else {
         parse_date(&req.date, "date")?
     };
     if !req.agency_id.is_empty() {
-        s.agency(&req.agency_id)?;
+        s.agency(&req.agency_id).await?;
     }
     let versions = queries::rule_sets(&s.pool, &req.agency_id).await?;
     let mut book = RuleBook::default();

@@ -198,6 +198,16 @@ impl App {
         ))
     }
 
+    /// Any message on a stream.
+    pub async fn raw_event(
+        &self,
+        store: &EventStore,
+        subject: &str,
+        m: impl Message,
+    ) -> anyhow::Result<u64> {
+        append(store, subject, m.encode_to_vec()).await
+    }
+
     async fn identity_event(&self, subject: &str, e: I) -> anyhow::Result<()> {
         let seq = append(
             &self.identity,

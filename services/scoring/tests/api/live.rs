@@ -269,3 +269,33 @@ async fn workload_disparity_shows_points_and_hours_per_worker_by_unit() -> anyho
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn reads_do_not_wait_for_events_scoring_does_not_read() -> anyhow::Result<()> {
+    // The identity stream ends with an account, attendance with a
+    // scanner: neither is a fact scoring keeps, so its projections never
+    // apply them, and a read must not wait for them.
+    let app = spawn_app().await?;
+    let dlh = app.agency("DLH", WITA).await?;
+    let w = app.worker(&dlh, false).await?;
+    app.raw_event(
+        &app.identity,
+        "pantau.identity.account.acc-1",
+        pantau_proto::events::v1::IdentityEvent::default(),
+    )
+    .await?;
+    app.raw_event(
+        &app.attendance,
+        "pantau.attendance.scanner.s-1",
+        pantau_proto::events::v1::AttendanceEvent::default(),
+    )
+    .await?;
+    let started = std::time::Instant::now();
+    app.worker_month(&w, "2026-11").await?;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    Ok(())
+}
