@@ -220,6 +220,8 @@ CREATE TABLE IF NOT EXISTS sessions (session_id text PRIMARY KEY, starts_at time
 CREATE TABLE IF NOT EXISTS ceremony_scans (
     session_id text NOT NULL,
     worker_id  text NOT NULL,
+    -- The agency the worker was scanned for: its zone dates the ceremony.
+    agency_id  text NOT NULL,
     PRIMARY KEY (session_id, worker_id)
 );
 CREATE INDEX IF NOT EXISTS ceremony_scans_by_worker ON ceremony_scans (worker_id);
@@ -338,7 +340,7 @@ async fn apply_attendance(
         Change::CeremonyScan {
             session_id,
             worker_id,
-            ..
+            agency_id,
         } => {
             let starts: Option<chrono::DateTime<Utc>> =
                 sqlx::query_scalar("SELECT starts_at FROM sessions WHERE session_id = $1")
@@ -349,10 +351,12 @@ async fn apply_attendance(
                 return Ok(());
             };
             sqlx::query(
-                "INSERT INTO ceremony_scans (session_id, worker_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                "INSERT INTO ceremony_scans (session_id, worker_id, agency_id) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
             )
             .bind(session_id)
             .bind(worker_id)
+            .bind(agency_id)
             .execute(&mut *conn)
             .await?;
             // Western to eastern Indonesia spans two hours: the month of

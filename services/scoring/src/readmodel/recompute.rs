@@ -298,9 +298,13 @@ pub async fn load_facts(
             l.facts.check_ins.push(fact);
         }
     }
+    // A ceremony is on the local date of its start in the zone of the
+    // agency the worker was scanned for (else their own).
     let ceremonies = sqlx::query(
-        "SELECT c.worker_id, s.starts_at FROM scoring_attendance.ceremony_scans c
+        "SELECT c.worker_id, s.starts_at, coalesce(a.time_zone, '') AS time_zone
+         FROM scoring_attendance.ceremony_scans c
          JOIN scoring_attendance.sessions s ON s.session_id = c.session_id
+         LEFT JOIN scoring_identity.agencies a ON a.agency_id = c.agency_id
          WHERE c.worker_id = ANY($1) ORDER BY s.starts_at",
     )
     .bind(&workers)
@@ -309,7 +313,12 @@ pub async fn load_facts(
     for r in ceremonies {
         let worker: String = r.try_get("worker_id")?;
         let at: DateTime<Utc> = r.try_get("starts_at")?;
-        let tz = people.get(&worker).map_or(parse_tz(""), |(_, tz)| *tz);
+        let zone: String = r.try_get("time_zone")?;
+        let tz = if zone.is_empty() {
+            people.get(&worker).map_or(parse_tz(""), |(_, tz)| *tz)
+        } else {
+            parse_tz(&zone)
+        };
         let day = local_date(at, tz);
         let month = Month::of(day);
         if !entry(&mut out, &worker, month, None) {

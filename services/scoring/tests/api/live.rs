@@ -299,3 +299,60 @@ async fn reads_do_not_wait_for_events_scoring_does_not_read() -> anyhow::Result<
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_ceremony_late_on_the_31st_in_jakarta_counts_in_november_in_makassar()
+-> anyhow::Result<()> {
+    use pantau_proto::events::v1::{AttendanceEvent, attendance_event::Event as T};
+    let app = spawn_app().await?;
+    let dlh = app.agency("DLH", WITA).await?;
+    let w = app.worker(&dlh, false).await?;
+    let mut r = rules(&[], 0.0);
+    r.ceremony_points = 25.0;
+    app.publish_rules(&app.admin, "", "2026-01-01", r).await?;
+    // 23:30 WIB on 31 October is 00:30 WITA on 1 November.
+    let session = rid();
+    let starts = ev::Timestamp {
+        seconds: "2026-10-31T16:30:00Z"
+            .parse::<chrono::DateTime<chrono::Utc>>()?
+            .timestamp(),
+        nanos: 0,
+    };
+    let subject = format!("pantau.attendance.session.{session}");
+    app.raw_event(
+        &app.attendance,
+        &subject,
+        AttendanceEvent {
+            event: Some(T::SessionOpened(ev::SessionOpened {
+                session_id: session.clone(),
+                title: "Apel malam".into(),
+                starts_at: Some(starts),
+                time_zone: "Asia/Jakarta".into(),
+                ..Default::default()
+            })),
+        },
+    )
+    .await?;
+    for _ in 0..2 {
+        // Scanned twice: one ceremony.
+        app.raw_event(
+            &app.attendance,
+            &subject,
+            AttendanceEvent {
+                event: Some(T::ScanAccepted(ev::ScanAccepted {
+                    session_id: session.clone(),
+                    worker_id: w.clone(),
+                    agency_id: dlh.id.clone(),
+                    unit_id: dlh.unit.clone(),
+                    ..Default::default()
+                })),
+            },
+        )
+        .await?;
+    }
+    let nov = app.worker_month(&w, "2026-11").await?.live.unwrap();
+    assert_eq!((nov.ceremonies, nov.attendance_points), (1, 25.0));
+    let oct = app.worker_month(&w, "2026-10").await?.live.unwrap();
+    assert_eq!(oct.ceremonies, 0);
+    Ok(())
+}
