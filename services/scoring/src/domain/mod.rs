@@ -6,6 +6,7 @@
 
 pub mod eval;
 pub mod facts;
+pub mod ledger;
 pub mod rules;
 
 pub use pantau_platform::DomainError;
