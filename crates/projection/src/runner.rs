@@ -439,7 +439,23 @@ impl<P: Projection> Runner<P> {
             .get_stream(self.store.stream_name())
             .await
             .map_err(|e| ProjectionError::Stream(e.to_string()))?;
-        let durable = format!("proj_{}", self.projection.name());
+        // One consumer per read model: two deployments (or a blue/green
+        // pair) with their own databases on the same streams must not take
+        // each other's consumer away.
+        let database: String = sqlx::query_scalar("SELECT current_database()::text")
+            .fetch_one(&self.pool)
+            .await?;
+        let database: String = database
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let durable = format!("proj_{}_{database}", self.projection.name());
         // The checkpoint in PostgreSQL is the truth; the consumer only
         // delivers. Recreate it there (we hold the leader lock).
         let _ = stream.delete_consumer(&durable).await;

@@ -14,8 +14,9 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::directory::{Directory, apply_identity_payload};
 use crate::grpc::{Api, Projections, Scoring, Streams};
-use crate::readmodel::facts::{ActivityFacts, AttendanceFacts, IdentityFacts};
+use crate::readmodel::facts::Facts;
 use crate::readmodel::own::OwnModel;
+use crate::sources::Source;
 
 pub const SERVICE_NAME: &str = "pantau.scoring.v1.ScoringService";
 
@@ -107,9 +108,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     .await?;
     let read = Projections {
         identity: Runner::new(
-            IdentityFacts {
-                clock: clock.clone(),
-            },
+            Facts::new(Source::Identity, clock.clone()),
             pool.clone(),
             streams.identity.clone(),
             options.clone(),
@@ -117,9 +116,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .spawn(shutdown.clone())
         .await?,
         attendance: Runner::new(
-            AttendanceFacts {
-                clock: clock.clone(),
-            },
+            Facts::new(Source::Attendance, clock.clone()),
             pool.clone(),
             streams.attendance.clone(),
             options.clone(),
@@ -127,9 +124,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .spawn(shutdown.clone())
         .await?,
         activity: Runner::new(
-            ActivityFacts {
-                clock: clock.clone(),
-            },
+            Facts::new(Source::Activity, clock.clone()),
             pool.clone(),
             streams.activity.clone(),
             options,

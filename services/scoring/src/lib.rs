@@ -21,3 +21,4 @@ pub mod grpc;
 pub mod outbox;
 pub mod readmodel;
 pub mod rebuild;
+pub mod sources;

@@ -12,16 +12,16 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
 use futures::StreamExt;
 use pantau_eventstore::EventStore;
-use pantau_proto::events::v1::{self as ev, ActivityEvent, AttendanceEvent, IdentityEvent};
-use prost::Message;
+use pantau_proto::events::v1 as ev;
 use sqlx::PgPool;
 
 use crate::domain::Month;
 use crate::domain::eval::evaluate;
-use crate::domain::facts::{Change, Ledger, from_activity, from_attendance, from_identity};
+use crate::domain::facts::{Change, Ledger};
 use crate::domain::rules::RuleBook;
 use crate::readmodel::queries::Row3;
 use crate::readmodel::{centi, encode_figures};
+use crate::sources::Source;
 
 /// How far a replay has got.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -52,13 +52,6 @@ impl Summary {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Source {
-    Identity,
-    Attendance,
-    Activity,
-}
-
 /// Which streams to replay, and how far (their last sequences when the
 /// rebuild began).
 pub struct History<'a> {
@@ -82,35 +75,15 @@ pub async fn replay(
     let mut last_report = Instant::now();
     // Identity first: whoever the facts belong to is known before them.
     let sources = [
-        (
-            Source::Identity,
-            history.identity,
-            vec![
-                "pantau.identity.agency.*".to_owned(),
-                "pantau.identity.worker.*".to_owned(),
-            ],
-        ),
-        (
-            Source::Attendance,
-            history.attendance,
-            vec![
-                "pantau.attendance.schedule.*".to_owned(),
-                "pantau.attendance.worker.*".to_owned(),
-                "pantau.attendance.session.*".to_owned(),
-                "pantau.attendance.leave.*".to_owned(),
-            ],
-        ),
-        (
-            Source::Activity,
-            history.activity,
-            vec!["pantau.activity.day.>".to_owned()],
-        ),
+        (Source::Identity, history.identity),
+        (Source::Attendance, history.attendance),
+        (Source::Activity, history.activity),
     ];
     let token = month.token();
     // The agency's workers, known once identity is replayed: other
     // workers' facts are not kept.
     let mut keep: Option<HashSet<String>> = None;
-    for (source, (store, until), filters) in sources {
+    for (source, (store, until)) in sources {
         if let (Source::Attendance, Some(a)) = (source, agency) {
             keep = Some(ledger.workers_of(a).into_iter().collect());
         }
@@ -125,7 +98,7 @@ pub async fn replay(
             .map_err(|e| anyhow::anyhow!("stream {}: {e}", store.stream_name()))?;
         let consumer = stream
             .create_consumer(OrderedConfig {
-                filter_subjects: filters,
+                filter_subjects: source.subjects(),
                 deliver_policy: DeliverPolicy::All,
                 ..Default::default()
             })
@@ -184,19 +157,9 @@ fn worker_of(c: &Change) -> Option<&str> {
 
 /// The last sequence on the subjects a source replays.
 async fn last_matching(store: &EventStore, source: Source) -> anyhow::Result<u64> {
-    let filters: &[&str] = match source {
-        Source::Identity => &["pantau.identity.agency.*", "pantau.identity.worker.*"],
-        Source::Attendance => &[
-            "pantau.attendance.schedule.*",
-            "pantau.attendance.worker.*",
-            "pantau.attendance.session.*",
-            "pantau.attendance.leave.*",
-        ],
-        Source::Activity => &["pantau.activity.day.>"],
-    };
     let mut last = 0;
-    for f in filters {
-        last = last.max(store.last_sequence_of(f).await?);
+    for f in source.subjects() {
+        last = last.max(store.last_sequence_of(&f).await?);
     }
     Ok(last)
 }
@@ -204,29 +167,13 @@ async fn last_matching(store: &EventStore, source: Source) -> anyhow::Result<u64
 /// A message's changes; an activity day of another month is skipped by its
 /// subject (`pantau.activity.day.<worker>.<YYYYMMDD>`) without decoding.
 fn changes(source: Source, subject: &str, payload: &[u8], month_token: &str) -> Vec<Change> {
-    match source {
-        Source::Identity => IdentityEvent::decode(payload)
-            .ok()
-            .and_then(|m| m.event)
-            .map(|e| from_identity(&e))
-            .unwrap_or_default(),
-        Source::Attendance => AttendanceEvent::decode(payload)
-            .ok()
-            .and_then(|m| m.event)
-            .map(|e| from_attendance(&e))
-            .unwrap_or_default(),
-        Source::Activity => {
-            let day = subject.rsplit('.').next().unwrap_or("");
-            if !day.starts_with(month_token) {
-                return Vec::new();
-            }
-            ActivityEvent::decode(payload)
-                .ok()
-                .and_then(|m| m.event)
-                .map(|e| from_activity(&e))
-                .unwrap_or_default()
+    if source == Source::Activity {
+        let day = subject.rsplit('.').next().unwrap_or("");
+        if !day.starts_with(month_token) {
+            return Vec::new();
         }
     }
+    source.changes(payload).unwrap_or_default()
 }
 
 /// Every worker of the agency employed in the month, evaluated from the

@@ -148,36 +148,25 @@ impl Scoring {
     /// reads some subjects of its stream; it has caught up once it applied
     /// the last event on those.
     pub async fn settle(&self) -> Result<(), ServiceError> {
-        use crate::readmodel::facts::{ActivityFacts, AttendanceFacts, IdentityFacts};
-        use crate::readmodel::own::OwnModel;
-        use pantau_projection::Projection;
-        let clock = self.clock.clone();
+        use crate::sources::Source;
+        let own = vec!["pantau.scoring.>".to_owned()];
         let pairs = [
             (
                 &self.streams.identity,
                 &self.read.identity,
-                IdentityFacts {
-                    clock: clock.clone(),
-                }
-                .subjects(),
+                Source::Identity.subjects(),
             ),
             (
                 &self.streams.attendance,
                 &self.read.attendance,
-                AttendanceFacts {
-                    clock: clock.clone(),
-                }
-                .subjects(),
+                Source::Attendance.subjects(),
             ),
             (
                 &self.streams.activity,
                 &self.read.activity,
-                ActivityFacts {
-                    clock: clock.clone(),
-                }
-                .subjects(),
+                Source::Activity.subjects(),
             ),
-            (&self.store, &self.read.own, OwnModel { clock }.subjects()),
+            (&self.store, &self.read.own, own),
         ];
         for (store, handle, subjects) in pairs {
             let mut last = 0;

@@ -7,18 +7,13 @@ use std::collections::BTreeMap;
 use chrono::{Duration, Utc};
 use pantau_eventstore::RecordedEvent;
 use pantau_projection::{Projection, ProjectionError};
-use pantau_proto::events::v1::{ActivityEvent, AttendanceEvent, IdentityEvent};
-use prost::Message;
 use sqlx::{PgConnection, Row};
 
 use super::recompute::{Key, recompute};
 use super::{Cause, Clock};
 use crate::domain::Month;
-use crate::domain::facts::{Change, from_activity, from_attendance, from_identity};
-
-fn poison(r: &RecordedEvent, what: &str) -> ProjectionError {
-    ProjectionError::Poison(format!("undecodable {what} event at seq {}", r.sequence))
-}
+use crate::domain::facts::Change;
+use crate::sources::Source;
 
 /// Worker months touched by a batch, each with its latest cause.
 #[derive(Default)]
@@ -52,36 +47,38 @@ impl Touched {
     }
 }
 
-pub struct IdentityFacts {
+/// One fact projection, of one [`Source`].
+pub struct Facts {
+    pub source: Source,
     /// "Today", for the absences a live month counts so far.
     pub clock: Clock,
 }
 
-impl Projection for IdentityFacts {
+impl Facts {
+    pub fn new(source: Source, clock: Clock) -> Facts {
+        Facts { source, clock }
+    }
+}
+
+impl Projection for Facts {
     fn name(&self) -> &'static str {
-        "scoring_identity"
+        match self.source {
+            Source::Identity => "scoring_identity",
+            Source::Attendance => "scoring_attendance",
+            Source::Activity => "scoring_activity",
+        }
     }
 
     fn subjects(&self) -> Vec<String> {
-        vec![
-            "pantau.identity.agency.*".into(),
-            "pantau.identity.worker.*".into(),
-        ]
+        self.source.subjects()
     }
 
     fn ddl(&self) -> &'static str {
-        r"
-CREATE TABLE IF NOT EXISTS agencies (agency_id text PRIMARY KEY, time_zone text NOT NULL);
-CREATE TABLE IF NOT EXISTS workers (
-    worker_id text PRIMARY KEY,
-    agency_id text NOT NULL,
-    unit_id   text NOT NULL,
-    pns       boolean NOT NULL,
-    joined_on date,
-    left_on   date
-);
-CREATE INDEX IF NOT EXISTS workers_by_agency ON workers (agency_id, unit_id);
-"
+        match self.source {
+            Source::Identity => IDENTITY_DDL,
+            Source::Attendance => ATTENDANCE_DDL,
+            Source::Activity => ACTIVITY_DDL,
+        }
     }
 
     async fn apply(
@@ -99,22 +96,87 @@ CREATE INDEX IF NOT EXISTS workers_by_agency ON workers (agency_id, unit_id);
     ) -> Result<(), ProjectionError> {
         let mut touched = Touched::default();
         for r in events {
-            let e = IdentityEvent::decode(r.payload.as_ref())
-                .ok()
-                .and_then(|m| m.event)
-                .ok_or_else(|| poison(r, "identity"))?;
+            let changes = self.source.changes(r.payload.as_ref()).ok_or_else(|| {
+                ProjectionError::Poison(format!(
+                    "undecodable {} event at seq {}",
+                    self.source.stream(),
+                    r.sequence
+                ))
+            })?;
             let cause = Cause {
-                stream: "PANTAU_IDENTITY",
+                stream: self.source.stream(),
                 sequence: r.sequence,
             };
-            for c in from_identity(&e) {
-                apply_identity(conn, &c, cause, &mut touched).await?;
+            for c in &changes {
+                match self.source {
+                    Source::Identity => apply_identity(conn, c, cause, &mut touched).await?,
+                    Source::Attendance => apply_attendance(conn, c, cause, &mut touched).await?,
+                    Source::Activity => apply_activity(conn, c, cause, &mut touched).await?,
+                }
             }
         }
         recompute(conn, &touched.0, self.clock.now()).await?;
         Ok(())
     }
 }
+
+const IDENTITY_DDL: &str = r"
+CREATE TABLE IF NOT EXISTS agencies (agency_id text PRIMARY KEY, time_zone text NOT NULL);
+CREATE TABLE IF NOT EXISTS workers (
+    worker_id text PRIMARY KEY,
+    agency_id text NOT NULL,
+    unit_id   text NOT NULL,
+    pns       boolean NOT NULL,
+    joined_on date,
+    left_on   date
+);
+CREATE INDEX IF NOT EXISTS workers_by_agency ON workers (agency_id, unit_id);
+";
+
+const ATTENDANCE_DDL: &str = r"
+CREATE TABLE IF NOT EXISTS schedules (agency_id text PRIMARY KEY, work_days integer[] NOT NULL);
+CREATE TABLE IF NOT EXISTS check_ins (
+    worker_id    text NOT NULL,
+    local_date   date NOT NULL,
+    month        text NOT NULL,
+    late_minutes integer NOT NULL,
+    PRIMARY KEY (worker_id, local_date)
+);
+CREATE INDEX IF NOT EXISTS check_ins_by_month ON check_ins (worker_id, month);
+CREATE TABLE IF NOT EXISTS sessions (session_id text PRIMARY KEY, starts_at timestamptz NOT NULL);
+CREATE TABLE IF NOT EXISTS ceremony_scans (
+    session_id text NOT NULL,
+    worker_id  text NOT NULL,
+    -- The agency the worker was scanned for: its zone dates the ceremony.
+    agency_id  text NOT NULL,
+    PRIMARY KEY (session_id, worker_id)
+);
+CREATE INDEX IF NOT EXISTS ceremony_scans_by_worker ON ceremony_scans (worker_id);
+CREATE TABLE IF NOT EXISTS leaves (
+    leave_id  text PRIMARY KEY,
+    worker_id text NOT NULL,
+    first_day date NOT NULL,
+    last_day  date NOT NULL,
+    approved  boolean NOT NULL DEFAULT false
+);
+CREATE INDEX IF NOT EXISTS leaves_by_worker ON leaves (worker_id);
+";
+
+const ACTIVITY_DDL: &str = r"
+CREATE TABLE IF NOT EXISTS reports (
+    report_id  text PRIMARY KEY,
+    worker_id  text NOT NULL,
+    agency_id  text NOT NULL,
+    unit_id    text NOT NULL,
+    month      text NOT NULL,
+    local_date date NOT NULL,
+    code       text NOT NULL,
+    quantity   double precision NOT NULL,
+    minutes    integer NOT NULL,
+    approved   boolean NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reports_by_worker ON reports (worker_id, month);
+";
 
 async fn apply_identity(
     conn: &mut PgConnection,
@@ -184,88 +246,6 @@ async fn apply_identity(
         _ => {}
     }
     Ok(())
-}
-
-pub struct AttendanceFacts {
-    /// "Today", for the absences a live month counts so far.
-    pub clock: Clock,
-}
-
-impl Projection for AttendanceFacts {
-    fn name(&self) -> &'static str {
-        "scoring_attendance"
-    }
-
-    fn subjects(&self) -> Vec<String> {
-        vec![
-            "pantau.attendance.schedule.*".into(),
-            "pantau.attendance.worker.*".into(),
-            "pantau.attendance.session.*".into(),
-            "pantau.attendance.leave.*".into(),
-        ]
-    }
-
-    fn ddl(&self) -> &'static str {
-        r"
-CREATE TABLE IF NOT EXISTS schedules (agency_id text PRIMARY KEY, work_days integer[] NOT NULL);
-CREATE TABLE IF NOT EXISTS check_ins (
-    worker_id    text NOT NULL,
-    local_date   date NOT NULL,
-    month        text NOT NULL,
-    late_minutes integer NOT NULL,
-    PRIMARY KEY (worker_id, local_date)
-);
-CREATE INDEX IF NOT EXISTS check_ins_by_month ON check_ins (worker_id, month);
-CREATE TABLE IF NOT EXISTS sessions (session_id text PRIMARY KEY, starts_at timestamptz NOT NULL);
-CREATE TABLE IF NOT EXISTS ceremony_scans (
-    session_id text NOT NULL,
-    worker_id  text NOT NULL,
-    -- The agency the worker was scanned for: its zone dates the ceremony.
-    agency_id  text NOT NULL,
-    PRIMARY KEY (session_id, worker_id)
-);
-CREATE INDEX IF NOT EXISTS ceremony_scans_by_worker ON ceremony_scans (worker_id);
-CREATE TABLE IF NOT EXISTS leaves (
-    leave_id  text PRIMARY KEY,
-    worker_id text NOT NULL,
-    first_day date NOT NULL,
-    last_day  date NOT NULL,
-    approved  boolean NOT NULL DEFAULT false
-);
-CREATE INDEX IF NOT EXISTS leaves_by_worker ON leaves (worker_id);
-"
-    }
-
-    async fn apply(
-        &self,
-        conn: &mut PgConnection,
-        r: &RecordedEvent,
-    ) -> Result<(), ProjectionError> {
-        self.apply_all(conn, std::slice::from_ref(r)).await
-    }
-
-    async fn apply_all(
-        &self,
-        conn: &mut PgConnection,
-        events: &[RecordedEvent],
-    ) -> Result<(), ProjectionError> {
-        let mut touched = Touched::default();
-        for r in events {
-            let e = AttendanceEvent::decode(r.payload.as_ref())
-                .ok()
-                .and_then(|m| m.event)
-                .ok_or_else(|| poison(r, "attendance"))?;
-            let cause = Cause {
-                stream: "PANTAU_ATTENDANCE",
-                sequence: r.sequence,
-            };
-            for c in from_attendance(&e) {
-                apply_attendance(conn, &c, cause, &mut touched).await?;
-            }
-        }
-        recompute(conn, &touched.0, self.clock.now()).await?;
-        Ok(())
-    }
 }
 
 async fn apply_attendance(
@@ -404,70 +384,6 @@ async fn apply_attendance(
         _ => {}
     }
     Ok(())
-}
-
-pub struct ActivityFacts {
-    /// "Today", for the absences a live month counts so far.
-    pub clock: Clock,
-}
-
-impl Projection for ActivityFacts {
-    fn name(&self) -> &'static str {
-        "scoring_activity"
-    }
-
-    fn subjects(&self) -> Vec<String> {
-        vec!["pantau.activity.day.>".into()]
-    }
-
-    fn ddl(&self) -> &'static str {
-        r"
-CREATE TABLE IF NOT EXISTS reports (
-    report_id  text PRIMARY KEY,
-    worker_id  text NOT NULL,
-    agency_id  text NOT NULL,
-    unit_id    text NOT NULL,
-    month      text NOT NULL,
-    local_date date NOT NULL,
-    code       text NOT NULL,
-    quantity   double precision NOT NULL,
-    minutes    integer NOT NULL,
-    approved   boolean NOT NULL
-);
-CREATE INDEX IF NOT EXISTS reports_by_worker ON reports (worker_id, month);
-"
-    }
-
-    async fn apply(
-        &self,
-        conn: &mut PgConnection,
-        r: &RecordedEvent,
-    ) -> Result<(), ProjectionError> {
-        self.apply_all(conn, std::slice::from_ref(r)).await
-    }
-
-    async fn apply_all(
-        &self,
-        conn: &mut PgConnection,
-        events: &[RecordedEvent],
-    ) -> Result<(), ProjectionError> {
-        let mut touched = Touched::default();
-        for r in events {
-            let e = ActivityEvent::decode(r.payload.as_ref())
-                .ok()
-                .and_then(|m| m.event)
-                .ok_or_else(|| poison(r, "activity"))?;
-            let cause = Cause {
-                stream: "PANTAU_ACTIVITY",
-                sequence: r.sequence,
-            };
-            for c in from_activity(&e) {
-                apply_activity(conn, &c, cause, &mut touched).await?;
-            }
-        }
-        recompute(conn, &touched.0, self.clock.now()).await?;
-        Ok(())
-    }
 }
 
 async fn apply_activity(

@@ -90,45 +90,14 @@ CREATE TABLE IF NOT EXISTS scoring.rebuild_rows (
 pub async fn prepare(pool: &PgPool) -> Result<(), sqlx::Error> {
     use pantau_projection::Projection;
     let clock = Clock::default();
-    let projections: [(&str, &str); 4] = [
-        (
-            own::OwnModel {
-                clock: clock.clone(),
-            }
-            .name(),
-            own::OwnModel {
-                clock: clock.clone(),
-            }
-            .ddl(),
-        ),
-        (
-            facts::IdentityFacts {
-                clock: clock.clone(),
-            }
-            .name(),
-            facts::IdentityFacts {
-                clock: clock.clone(),
-            }
-            .ddl(),
-        ),
-        (
-            facts::AttendanceFacts {
-                clock: clock.clone(),
-            }
-            .name(),
-            facts::AttendanceFacts {
-                clock: clock.clone(),
-            }
-            .ddl(),
-        ),
-        (
-            facts::ActivityFacts {
-                clock: clock.clone(),
-            }
-            .name(),
-            facts::ActivityFacts { clock }.ddl(),
-        ),
-    ];
+    let own = own::OwnModel {
+        clock: clock.clone(),
+    };
+    let mut projections = vec![(own.name(), own.ddl())];
+    for source in crate::sources::Source::ALL {
+        let f = facts::Facts::new(source, clock.clone());
+        projections.push((f.name(), f.ddl()));
+    }
     let mut tx = pool.begin().await?;
     // Concurrent replicas starting at once: one creates, the others wait.
     sqlx::query("SELECT pg_advisory_xact_lock(7004001)")
