@@ -297,3 +297,57 @@ async fn a_standby_sees_what_the_leader_applied() -> anyhow::Result<()> {
     s2.trigger();
     Ok(())
 }
+
+#[tokio::test]
+async fn two_read_models_in_their_own_databases_each_follow_the_whole_stream() -> anyhow::Result<()>
+{
+    // Two deployments of one projection (say blue and green) on the same
+    // stream, each with its own database: each needs its own consumer, or
+    // the second would take the first's away mid-stream.
+    let env = env().await?;
+    let other_db = env._pg.database("proj").await?;
+    let other = PgPool::connect(&other_db.url).await?;
+    let shutdown = Shutdown::new();
+    let mut handles = Vec::new();
+    for pool in [env.pool.clone(), other.clone()] {
+        handles.push(
+            Runner::new(
+                Tally,
+                pool,
+                env.store.clone(),
+                RunnerOptions {
+                    batch_size: 1,
+                    ..RunnerOptions::default()
+                },
+            )
+            .spawn(shutdown.clone())
+            .await?,
+        );
+    }
+    let mut last = 0;
+    for i in 0..40 {
+        last = put(&env.store, &format!("pantau.test.thing.{}", i % 4), "1").await?;
+    }
+    for h in &handles {
+        assert!(
+            h.wait_for(last, Duration::from_secs(20)).await,
+            "a read model stalled"
+        );
+    }
+    for pool in [&env.pool, &other] {
+        let t = totals(pool).await?;
+        assert_eq!(t.iter().map(|(_, e, _)| e).sum::<i64>(), 40, "{t:?}");
+    }
+    let mut stream = env
+        .store
+        .jetstream()
+        .get_stream(env.store.stream_name())
+        .await?;
+    assert_eq!(
+        stream.info().await?.state.consumer_count,
+        2,
+        "one durable consumer per read model"
+    );
+    shutdown.trigger();
+    Ok(())
+}
