@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::{client, import, list, qr};
+use crate::{client, import, list, qr, scores};
 
 #[derive(Debug, Parser)]
 #[command(name = "pantau", version, about = "Operate the Pantau services")]
@@ -25,6 +25,14 @@ pub struct Cli {
         default_value = "http://127.0.0.1:50052"
     )]
     pub attendance: String,
+    /// URL of the scoring service (used by `scores`).
+    #[arg(
+        long,
+        global = true,
+        env = "PANTAU_SCORING_URL",
+        default_value = "http://127.0.0.1:50054"
+    )]
+    pub scoring: String,
     /// Login id to sign in with.
     #[arg(long, global = true, env = "PANTAU_LOGIN_ID", default_value = "admin")]
     pub login: String,
@@ -53,6 +61,9 @@ pub enum Command {
     /// Printed QR credentials for attendance.
     #[command(subcommand)]
     Qr(Qr),
+    /// Monthly scores: reports, closing a month, rebuilding a closed one.
+    #[command(subcommand)]
+    Scores(Scores),
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,6 +122,71 @@ pub enum Qr {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum Scores {
+    /// Recompute a closed month with the rule sets known now.
+    ///
+    /// Replays the month's history into shadow tables, showing progress,
+    /// then prints how the rebuilt scores differ from the finalized ones.
+    /// Nothing readers see changes until the rebuild is accepted (here with
+    /// --accept, or later with `pantau scores accept`).
+    #[command(after_help = "Examples:\n  \
+        pantau scores rebuild --agency DISPERTAMAN --month 2026-10\n  \
+        pantau scores rebuild --agency DISPERTAMAN --month 2026-10 --accept")]
+    Rebuild {
+        #[command(flatten)]
+        month: AgencyMonth,
+        /// Publish the rebuilt scores as the month's next revision.
+        #[arg(long)]
+        accept: bool,
+        /// Idempotency key of the rebuild; defaults to a fresh UUID. Rerun
+        /// with the same key to see that rebuild's outcome again.
+        #[arg(long)]
+        request_id: Option<String>,
+    },
+    /// Publish a rebuild's scores as its month's next revision.
+    Accept {
+        /// The id `pantau scores rebuild` printed.
+        rebuild_id: String,
+        /// Idempotency key; defaults to a fresh UUID.
+        #[arg(long)]
+        request_id: Option<String>,
+    },
+    /// Drop a rebuild that was not accepted.
+    Discard {
+        /// The id `pantau scores rebuild` printed.
+        rebuild_id: String,
+    },
+    /// Freeze an agency's month for payroll, once it has ended.
+    Close {
+        #[command(flatten)]
+        month: AgencyMonth,
+        /// Idempotency key; defaults to a fresh UUID.
+        #[arg(long)]
+        request_id: Option<String>,
+    },
+    /// An agency's month: workers, averages, categories and units.
+    Month {
+        #[command(flatten)]
+        month: AgencyMonth,
+    },
+    /// Points and hours reported per worker, by unit.
+    Disparity {
+        #[command(flatten)]
+        month: AgencyMonth,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AgencyMonth {
+    /// The agency: its id or its code.
+    #[arg(long)]
+    pub agency: String,
+    /// The month, YYYY-MM.
+    #[arg(long, value_parser = scores::parse_month)]
+    pub month: String,
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut session = client::connect(&cli.identity, &cli.login, &cli.password).await?;
     let client = &mut session.identity;
@@ -136,5 +212,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             qr::export(&mut session, &cli.attendance, export).await
         }
+        Command::Scores(command) => scores::run(session, &cli.scoring, command).await,
     }
 }

@@ -5,6 +5,7 @@ use anyhow::Context;
 use pantau_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
 use pantau_proto::identity::v1::LoginRequest;
 use pantau_proto::identity::v1::identity_service_client::IdentityServiceClient;
+use pantau_proto::scoring::v1::scoring_service_client::ScoringServiceClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
@@ -17,6 +18,7 @@ const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 
 pub type Client = IdentityServiceClient<InterceptedService<Channel, Bearer>>;
 pub type Attendance = AttendanceServiceClient<InterceptedService<Channel, Bearer>>;
+pub type Scoring = ScoringServiceClient<InterceptedService<Channel, Bearer>>;
 
 /// Signed in to identity; its access token also opens the other services.
 pub struct Session {
@@ -29,6 +31,15 @@ impl Session {
     pub async fn attendance(&self, url: &str) -> anyhow::Result<Attendance> {
         let channel = channel(url, "attendance").await?;
         Ok(AttendanceServiceClient::with_interceptor(
+            channel,
+            self.bearer.clone(),
+        ))
+    }
+
+    /// Connects to the scoring service at `url` with this session's token.
+    pub async fn scoring(&self, url: &str) -> anyhow::Result<Scoring> {
+        let channel = channel(url, "scoring").await?;
+        Ok(ScoringServiceClient::with_interceptor(
             channel,
             self.bearer.clone(),
         ))

@@ -1,7 +1,9 @@
-//! `pantau workers list` and `pantau agencies list`.
+//! `pantau workers list` and `pantau agencies list`, and the look-ups of
+//! agencies and workers other commands share.
 
 use std::collections::HashMap;
 
+use anyhow::bail;
 use pantau_proto::identity::v1::{
     Agency, ListAgenciesRequest, ListWorkersRequest, Worker, WorkerStatus,
 };
@@ -10,6 +12,8 @@ use crate::client::{Client, rpc_error};
 use crate::table;
 
 const PAGE_SIZE: u32 = 1000;
+/// Agencies or units named in a "not found" message before it says "...".
+const MAX_LISTED: usize = 20;
 
 pub async fn all_agencies(client: &mut Client) -> anyhow::Result<Vec<Agency>> {
     Ok(client
@@ -18,6 +22,34 @@ pub async fn all_agencies(client: &mut Client) -> anyhow::Result<Vec<Agency>> {
         .map_err(|s| rpc_error("listing agencies", &s))?
         .into_inner()
         .agencies)
+}
+
+/// The agency whose id is `key`, or whose code is `key` in any case.
+pub fn find_agency<'a>(agencies: &'a [Agency], key: &str) -> anyhow::Result<&'a Agency> {
+    if let Some(a) = agencies
+        .iter()
+        .find(|a| a.agency_id == key || a.code.eq_ignore_ascii_case(key))
+    {
+        return Ok(a);
+    }
+    let known = listing(agencies.iter().map(|a| a.code.as_str()));
+    bail!("agency {key:?} not found: no agency has that id or code (agencies: {known})")
+}
+
+/// Codes sorted and joined for a message, at most [`MAX_LISTED`] of them.
+pub fn listing<'a>(codes: impl Iterator<Item = &'a str>) -> String {
+    let mut codes: Vec<&str> = codes.collect();
+    if codes.is_empty() {
+        return "none".to_owned();
+    }
+    codes.sort_unstable();
+    let more = codes.len() > MAX_LISTED;
+    codes.truncate(MAX_LISTED);
+    let mut out = codes.join(", ");
+    if more {
+        out.push_str(", ...");
+    }
+    out
 }
 
 pub async fn agencies(client: &mut Client) -> anyhow::Result<()> {
@@ -48,6 +80,24 @@ pub async fn workers(client: &mut Client, agency: Option<String>) -> anyhow::Res
                 .map_or(a, |x| x.agency_id.clone())
         })
         .unwrap_or_default();
+    let workers = all_workers(client, agency_id).await?;
+    let rows: Vec<Vec<String>> = workers
+        .into_iter()
+        .map(|w| {
+            let agency = codes
+                .get(w.agency_id.as_str())
+                .map_or_else(|| w.agency_id.clone(), |c| (*c).to_owned());
+            let status = status(&w);
+            vec![w.worker_id, w.employee_id, w.name, agency, status]
+        })
+        .collect();
+    table::print(&["id", "employee id", "name", "agency", "status"], &rows)?;
+    eprintln!("{} workers", rows.len());
+    Ok(())
+}
+
+/// Every worker of `agency_id` (an id; empty: every agency), page by page.
+pub async fn all_workers(client: &mut Client, agency_id: String) -> anyhow::Result<Vec<Worker>> {
     let mut workers: Vec<Worker> = Vec::new();
     let mut page_token = String::new();
     loop {
@@ -67,19 +117,7 @@ pub async fn workers(client: &mut Client, agency: Option<String>) -> anyhow::Res
         }
         page_token = page.next_page_token;
     }
-    let rows: Vec<Vec<String>> = workers
-        .into_iter()
-        .map(|w| {
-            let agency = codes
-                .get(w.agency_id.as_str())
-                .map_or_else(|| w.agency_id.clone(), |c| (*c).to_owned());
-            let status = status(&w);
-            vec![w.worker_id, w.employee_id, w.name, agency, status]
-        })
-        .collect();
-    table::print(&["id", "employee id", "name", "agency", "status"], &rows)?;
-    eprintln!("{} workers", rows.len());
-    Ok(())
+    Ok(workers)
 }
 
 fn status(w: &Worker) -> String {

@@ -5,6 +5,8 @@ mod client;
 mod import;
 mod list;
 mod qr;
+mod rebuild;
+mod scores;
 mod table;
 
 use std::process::ExitCode;

@@ -12,10 +12,7 @@ use pantau_qr::Code;
 use pantau_qr::sheet::{self, Card};
 
 use crate::client::{Attendance, Session, rpc_error};
-use crate::list;
-
-/// Agencies or units named in a "not found" message before it says "...".
-const MAX_LISTED: usize = 20;
+use crate::list::{self, find_agency, listing};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -80,18 +77,6 @@ pub async fn export(
     Ok(())
 }
 
-/// The agency whose id is `key`, or whose code is `key` in any case.
-fn find_agency<'a>(agencies: &'a [Agency], key: &str) -> anyhow::Result<&'a Agency> {
-    if let Some(a) = agencies
-        .iter()
-        .find(|a| a.agency_id == key || a.code.eq_ignore_ascii_case(key))
-    {
-        return Ok(a);
-    }
-    let known = listing(agencies.iter().map(|a| a.code.as_str()));
-    bail!("agency {key:?} not found: no agency has that id or code (agencies: {known})")
-}
-
 /// The unit of `agency` whose id is `key`, or whose code is `key` in any case.
 fn find_unit<'a>(agency: &'a Agency, key: &str) -> anyhow::Result<&'a Unit> {
     if let Some(u) = agency
@@ -106,21 +91,6 @@ fn find_unit<'a>(agency: &'a Agency, key: &str) -> anyhow::Result<&'a Unit> {
         "unit {key:?} not found: agency {} has no unit with that id or code (units: {known})",
         agency.code
     )
-}
-
-fn listing<'a>(codes: impl Iterator<Item = &'a str>) -> String {
-    let mut codes: Vec<&str> = codes.collect();
-    if codes.is_empty() {
-        return "none".to_owned();
-    }
-    codes.sort_unstable();
-    let more = codes.len() > MAX_LISTED;
-    codes.truncate(MAX_LISTED);
-    let mut out = codes.join(", ");
-    if more {
-        out.push_str(", ...");
-    }
-    out
 }
 
 /// Every card, in the service's order (unit, then name), with a progress bar

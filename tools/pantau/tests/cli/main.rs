@@ -1,11 +1,13 @@
-//! The built `pantau` binary against in-process identity and attendance
-//! services on throwaway NATS and PostgreSQL: a legacy payroll import reports
-//! what it imported, flagged and rejected, and rerunning the same file
-//! imports nothing new (`import`); `qr export` writes a scannable card per
-//! active worker (`qr`).
+//! The built `pantau` binary against in-process identity, attendance and
+//! scoring services on throwaway NATS and PostgreSQL: a legacy payroll import
+//! reports what it imported, flagged and rejected, and rerunning the same
+//! file imports nothing new (`import`); `qr export` writes a scannable card
+//! per active worker (`qr`); `scores` closes a month, rebuilds it with
+//! corrected rules and accepts the rebuild as its next revision (`scores`).
 
 mod import;
 mod qr;
+mod scores;
 
 use std::time::Duration;
 
