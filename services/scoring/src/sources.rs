@@ -41,6 +41,23 @@ impl Source {
         s.iter().map(|s| (*s).to_owned()).collect()
     }
 
+    /// Whether a message on `subject` holds facts (the same subjects as
+    /// [`Source::subjects`], matched on the client: a server-side filter
+    /// of several subjects costs the server several times the read).
+    pub fn reads(self, subject: &str) -> bool {
+        let prefixes: &[&str] = match self {
+            Source::Identity => &["pantau.identity.agency.", "pantau.identity.worker."],
+            Source::Attendance => &[
+                "pantau.attendance.schedule.",
+                "pantau.attendance.worker.",
+                "pantau.attendance.session.",
+                "pantau.attendance.leave.",
+            ],
+            Source::Activity => &["pantau.activity.day."],
+        };
+        prefixes.iter().any(|p| subject.starts_with(p))
+    }
+
     /// What a message changes; None when its payload does not decode.
     pub fn changes(self, payload: &[u8]) -> Option<Vec<Change>> {
         Some(match self {
@@ -48,5 +65,23 @@ impl Source {
             Source::Attendance => from_attendance(&AttendanceEvent::decode(payload).ok()?.event?),
             Source::Activity => from_activity(&ActivityEvent::decode(payload).ok()?.event?),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_subjects_read_on_the_client_are_the_ones_filtered_on_the_server() {
+        for source in Source::ALL {
+            for filter in source.subjects() {
+                let example = filter.replace('*', "x").replace('>', "x.20261001");
+                assert!(source.reads(&example), "{source:?} {example}");
+            }
+        }
+        assert!(!Source::Identity.reads("pantau.identity.account.a"));
+        assert!(!Source::Attendance.reads("pantau.attendance.scanner.s"));
+        assert!(!Source::Activity.reads("pantau.activity.catalog.general"));
     }
 }
