@@ -126,7 +126,6 @@ impl PgServer {
             }
             let _ = Command::new("chmod").arg("755").arg(dir.path()).status();
         }
-        let port = crate::free_port();
         let data_s = data.to_string_lossy().to_string();
         run_as(
             user.as_deref(),
@@ -142,24 +141,46 @@ impl PgServer {
                 "--no-sync",
             ],
         )?;
-        let opts = format!(
-            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-            dir.path().display()
-        );
-        run_as(
-            user.as_deref(),
-            &pg_bin("pg_ctl"),
-            &[
-                "-D",
-                &data_s,
-                "-o",
-                &opts,
-                "-l",
-                &dir.path().join("pg.log").to_string_lossy(),
-                "-w",
-                "start",
-            ],
-        )?;
+        let log = dir.path().join("pg.log");
+        // The free port can be taken by another test's server before this
+        // one binds it: start again on another, a few times, before giving
+        // up with what PostgreSQL said.
+        let mut port = crate::free_port();
+        for attempt in 1..=3 {
+            let opts = format!(
+                "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+                dir.path().display()
+            );
+            let started = run_as(
+                user.as_deref(),
+                &pg_bin("pg_ctl"),
+                &[
+                    "-D",
+                    &data_s,
+                    "-o",
+                    &opts,
+                    "-l",
+                    &log.to_string_lossy(),
+                    "-w",
+                    "start",
+                ],
+            );
+            match started {
+                Ok(()) => break,
+                Err(e) if attempt == 3 => {
+                    let said = std::fs::read_to_string(&log).unwrap_or_default();
+                    let tail: Vec<&str> = said.lines().rev().take(5).collect();
+                    bail!(
+                        "{e}; postgres said: {}",
+                        tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(port, error = %e, "postgres did not start; trying another port");
+                    port = crate::free_port();
+                }
+            }
+        }
         let url = format!("postgres://pantau@127.0.0.1:{port}/postgres");
         let server = Self {
             url: url.clone(),

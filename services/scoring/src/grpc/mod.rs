@@ -241,7 +241,11 @@ impl ScoringService for Api {
         &self,
         req: Request<api::PublishRuleSetRequest>,
     ) -> Rpc<api::PublishRuleSetResponse> {
-        rpc!(self, req, rules::publish)
+        let r = async {
+            let p = self.principal(&req).await?;
+            rules::publish(&self.0, &p, req.into_inner()).await
+        };
+        ok(r.await)
     }
 
     async fn get_rule_sets(

@@ -58,33 +58,50 @@ pub async fn start(
     let agency = s.agency(&req.agency_id).await?;
     let month = parse_month(&req.month)?;
     p.must_manage(&agency.id)?;
+    s.settle().await?;
+    match launch(s, &agency.id, month, &request_id).await? {
+        (_, Some(rx)) => Ok(Box::pin(ReceiverStream::new(rx))),
+        (id, None) => Err(ServiceError::Aborted(format!(
+            "rebuild {id} is still running; follow it with GetRebuildDiff"
+        ))),
+    }
+}
+
+type Progress = tokio::sync::mpsc::Receiver<Result<api::RebuildMonthResponse, tonic::Status>>;
+
+/// Starts rebuilding a closed month (or, for a request id seen before,
+/// answers with that rebuild); returns its id and its progress (none when
+/// the earlier rebuild is still running).
+pub async fn launch(
+    s: &Arc<Scoring>,
+    agency_id: &str,
+    month: Month,
+    request_id: &str,
+) -> Result<(String, Option<Progress>), ServiceError> {
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     // A retried request follows the rebuild it started.
     let existing = sqlx::query(
         "SELECT * FROM scoring.rebuilds WHERE request_id = $1 AND agency_id = $2 AND month = $3",
     )
-    .bind(&request_id)
-    .bind(&agency.id)
+    .bind(request_id)
+    .bind(agency_id)
     .bind(month.to_string())
     .fetch_optional(&s.pool)
     .await?;
     if let Some(r) = existing {
         let status: String = r.try_get("status")?;
-        if status == RUNNING {
-            return Err(ServiceError::Aborted(
-                "that rebuild is still running; follow it with GetRebuildDiff".into(),
-            ));
-        }
         let id: String = r.try_get("rebuild_id")?;
+        if status == RUNNING {
+            return Ok((id, None));
+        }
         let (read, total) = (
             r.try_get::<i64, _>("events_read")? as u64,
             r.try_get::<i64, _>("events_total")? as u64,
         );
         let _ = tx.send(Ok(done(&id, read, total, summary_of(&r)?))).await;
-        return Ok(Box::pin(ReceiverStream::new(rx)));
+        return Ok((id, Some(rx)));
     }
-    s.settle().await?;
-    let closed = queries::closed(&s.pool, &agency.id, month).await?.ok_or_else(|| {
+    let closed = queries::closed(&s.pool, agency_id, month).await?.ok_or_else(|| {
         DomainError::precondition(format!(
             "{month} is not closed: its live figures already follow every rule set; rebuild closed months only"
         ))
@@ -96,27 +113,25 @@ pub async fn start(
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&rebuild_id)
-    .bind(&request_id)
-    .bind(&agency.id)
+    .bind(request_id)
+    .bind(agency_id)
     .bind(month.to_string())
     .bind(closed.revision)
     .bind(rules_as_of as i64)
     .bind(RUNNING)
     .execute(&s.pool)
     .await?;
-    let s = s.clone();
-    let agency_id = agency.id.clone();
+    let (s, id, agency_id) = (s.clone(), rebuild_id.clone(), agency_id.to_owned());
     tokio::spawn(async move {
-        let outcome = run(&s, &rebuild_id, &agency_id, month, rules_as_of, &tx).await;
-        match outcome {
+        match run(&s, &id, &agency_id, month, rules_as_of, &tx).await {
             Ok(msg) => {
                 let _ = tx.send(Ok(msg)).await;
             }
             Err(e) => {
-                tracing::error!(%rebuild_id, error = %e, "rebuild failed");
+                tracing::error!(rebuild_id = %id, error = %e, "rebuild failed");
                 let _ =
                     sqlx::query("UPDATE scoring.rebuilds SET status = $2 WHERE rebuild_id = $1")
-                        .bind(&rebuild_id)
+                        .bind(&id)
                         .bind(FAILED)
                         .execute(&s.pool)
                         .await;
@@ -126,7 +141,47 @@ pub async fn start(
             }
         }
     });
-    Ok(Box::pin(ReceiverStream::new(rx)))
+    Ok((rebuild_id, Some(rx)))
+}
+
+/// Rebuilds every closed month a new rule set applies to (of its agency,
+/// or of every agency), each under a request id naming the rule set, so a
+/// retried publish starts none twice.
+pub async fn for_rule_set(
+    s: &Arc<Scoring>,
+    published: &ev::RuleSetPublished,
+) -> Result<Vec<api::StartedRebuild>, ServiceError> {
+    let Ok(from) = crate::domain::parse_date(&published.effective_from, "effective_from") else {
+        return Ok(Vec::new());
+    };
+    let rows = sqlx::query(
+        "SELECT agency_id, month FROM scoring_own.months
+         WHERE ($1 = '' OR agency_id = $1) AND month >= $2 ORDER BY agency_id, month",
+    )
+    .bind(&published.agency_id)
+    .bind(Month::of(from).to_string())
+    .fetch_all(&s.pool)
+    .await?;
+    let scope = if published.agency_id.is_empty() {
+        crate::domain::rules::ALL
+    } else {
+        published.agency_id.as_str()
+    };
+    let request_id = format!("rule-set:{scope}:v{}", published.version);
+    let mut out = Vec::new();
+    for r in rows {
+        let (agency_id, month): (String, String) = (r.try_get(0)?, r.try_get(1)?);
+        let Ok(m) = Month::parse(&month, "month") else {
+            continue;
+        };
+        let (rebuild_id, _) = launch(s, &agency_id, m, &request_id).await?;
+        out.push(api::StartedRebuild {
+            agency_id,
+            month,
+            rebuild_id,
+        });
+    }
+    Ok(out)
 }
 
 async fn run(

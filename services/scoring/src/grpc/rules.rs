@@ -24,7 +24,7 @@ fn evolve(mut book: RuleBook, e: &Event) -> RuleBook {
 }
 
 pub async fn publish(
-    s: &Scoring,
+    s: &std::sync::Arc<Scoring>,
     p: &Principal,
     req: api::PublishRuleSetRequest,
 ) -> Result<api::PublishRuleSetResponse, ServiceError> {
@@ -79,9 +79,11 @@ pub async fn publish(
     let event = published(s, &made.agency_id, made.version)
         .await?
         .unwrap_or(made);
+    let rebuilds = super::rebuilds::for_rule_set(s, &event).await?;
     Ok(api::PublishRuleSetResponse {
         version: event.version,
         rule_set: Some(event),
+        rebuilds,
     })
 }
 

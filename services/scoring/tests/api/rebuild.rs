@@ -272,3 +272,72 @@ async fn only_closed_months_rebuild_and_a_stale_rebuild_is_refused() -> anyhow::
     let _ = ev::Category::Baik;
     Ok(())
 }
+
+/// Waits until a rebuild is ready (or fails the test).
+async fn ready(
+    app: &App,
+    token: &str,
+    rebuild_id: &str,
+) -> anyhow::Result<api::GetRebuildDiffResponse> {
+    for _ in 0..100 {
+        let diff = app
+            .client
+            .clone()
+            .get_rebuild_diff(authed(
+                token,
+                api::GetRebuildDiffRequest {
+                    rebuild_id: rebuild_id.into(),
+                    page_size: 10,
+                    page_token: String::new(),
+                },
+            ))
+            .await?
+            .into_inner();
+        if diff.status != "running" {
+            return Ok(diff);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("rebuild {rebuild_id} did not finish")
+}
+
+#[tokio::test]
+async fn publishing_a_decree_for_a_closed_month_starts_its_rebuild() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let (dlh, _) = closed_october(&app).await?;
+    let appeal = app
+        .publish_rules(
+            &dlh.admin,
+            &dlh.id,
+            "2026-10-10",
+            rules(&[(SAPU, 200.0)], 10.0),
+        )
+        .await?;
+    assert_eq!(appeal.rebuilds.len(), 1);
+    let started = &appeal.rebuilds[0];
+    assert_eq!(
+        (started.agency_id.as_str(), started.month.as_str()),
+        (dlh.id.as_str(), OCTOBER)
+    );
+    // Effective in November only: closed October is not rebuilt.
+    let later = app
+        .publish_rules(
+            &dlh.admin,
+            &dlh.id,
+            "2026-11-01",
+            rules(&[(SAPU, 300.0)], 10.0),
+        )
+        .await?;
+    assert!(later.rebuilds.is_empty(), "{:?}", later.rebuilds);
+    let diff = ready(&app, &dlh.admin, &started.rebuild_id).await?;
+    assert_eq!(diff.status, "ready");
+    assert_eq!(diff.summary.unwrap().workers, 3);
+    assert_eq!(
+        app.agency_month(&dlh.id, OCTOBER).await?.revision,
+        1,
+        "nothing changes until accepted"
+    );
+    let accepted = accept(&app, &dlh.admin, &started.rebuild_id, &rid()).await?;
+    assert_eq!(accepted.revision, 2);
+    Ok(())
+}
