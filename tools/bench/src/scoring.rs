@@ -250,47 +250,57 @@ async fn write_province(
     let p = people.clone();
     let reports = (0..workers).flat_map(move |i| {
         let (agency, unit, w, _) = who(&p, i);
-        days.clone().into_iter().take(REPORT_DAYS).flat_map(move |day| {
-            let report_id = format!("{}.{w}.{}", day.format("%Y%m%d"), uuid::Uuid::new_v4().simple());
-            let subject = format!("pantau.activity.day.{w}.{}", day.format("%Y%m%d"));
-            let reported = A::ActivityReported(ev::ActivityReported {
-                report_id: report_id.clone(),
-                worker_id: w.clone(),
-                agency_id: agency.clone(),
-                unit_id: unit.clone(),
-                local_date: day.to_string(),
-                details: Some(ev::ActivityDetails {
-                    code: CODE.into(),
-                    catalog_agency_id: agency.clone(),
-                    catalog_version: 1,
-                    unit: "meter".into(),
-                    quantity: 20.0 + (i % 30) as f64,
-                    start_minute: 8 * 60,
-                    end_minute: 11 * 60,
-                    description: format!("Membersihkan saluran segmen {}", i % 97),
-                    location: Some(ev::ActivityLocation {
-                        latitude: -0.5,
-                        longitude: 117.15,
-                        site_id: "S1".into(),
+        days.clone()
+            .into_iter()
+            .take(REPORT_DAYS)
+            .flat_map(move |day| {
+                let report_id = format!(
+                    "{}.{w}.{}",
+                    day.format("%Y%m%d"),
+                    uuid::Uuid::new_v4().simple()
+                );
+                let subject = format!("pantau.activity.day.{w}.{}", day.format("%Y%m%d"));
+                let reported = A::ActivityReported(ev::ActivityReported {
+                    report_id: report_id.clone(),
+                    worker_id: w.clone(),
+                    agency_id: agency.clone(),
+                    unit_id: unit.clone(),
+                    local_date: day.to_string(),
+                    details: Some(ev::ActivityDetails {
+                        code: CODE.into(),
+                        catalog_agency_id: agency.clone(),
+                        catalog_version: 1,
+                        unit: "meter".into(),
+                        quantity: 20.0 + (i % 30) as f64,
+                        start_minute: 8 * 60,
+                        end_minute: 11 * 60,
+                        description: format!("Membersihkan saluran segmen {}", i % 97),
+                        location: Some(ev::ActivityLocation {
+                            latitude: -0.5,
+                            longitude: 117.15,
+                            site_id: "S1".into(),
+                        }),
+                        evidence: vec![ev::Evidence {
+                            kind: ev::EvidenceKind::Photo as i32,
+                            r#ref: format!("{:064x}", i * 31 + day.day() as usize),
+                        }],
                     }),
-                    evidence: vec![ev::Evidence {
-                        kind: ev::EvidenceKind::Photo as i32,
-                        r#ref: format!("{:064x}", i * 31 + day.day() as usize),
-                    }],
-                }),
-                reported_by: w.clone(),
-                ..Default::default()
-            });
-            let approved = A::ActivityApproved(ev::ActivityApproved {
-                report_id,
-                worker_id: w.clone(),
-                reviewer: "supervisor".into(),
-                at: None,
-            });
-            [reported, approved].into_iter().map(move |e| {
-                event(subject.clone(), ActivityEvent { event: Some(e) }.encode_to_vec())
+                    reported_by: w.clone(),
+                    ..Default::default()
+                });
+                let approved = A::ActivityApproved(ev::ActivityApproved {
+                    report_id,
+                    worker_id: w.clone(),
+                    reviewer: "supervisor".into(),
+                    at: None,
+                });
+                [reported, approved].into_iter().map(move |e| {
+                    event(
+                        subject.clone(),
+                        ActivityEvent { event: Some(e) }.encode_to_vec(),
+                    )
+                })
             })
-        })
     });
     let n = append_all(&activity, reports).await?;
     events += n;
@@ -375,7 +385,9 @@ pub async fn run(pg: &PgServer, workers: usize, close_workers: usize) -> anyhow:
     let (raw_n, raw_took) = raw_consume(&province).await?;
     let raw_cpu = cpu.map_or(Value::Null, |c| c.since(raw_n as usize));
     let raw_rate = per_sec(raw_n as usize, raw_took);
-    log(&format!("scoring: raw consume {raw_n} messages, {raw_rate}/s"));
+    log(&format!(
+        "scoring: raw consume {raw_n} messages, {raw_rate}/s"
+    ));
 
     log("scoring: rebuilding October from the history");
     let mut book = RuleBook::default();
@@ -385,14 +397,20 @@ pub async fn run(pg: &PgServer, workers: usize, close_workers: usize) -> anyhow:
     );
     let history = History {
         identity: (&province.identity, province.identity.last_sequence().await?),
-        attendance: (&province.attendance, province.attendance.last_sequence().await?),
+        attendance: (
+            &province.attendance,
+            province.attendance.last_sequence().await?,
+        ),
         activity: (&province.activity, province.activity.last_sequence().await?),
     };
     let replayed_events = history.identity.1 + history.attendance.1 + history.activity.1;
     let cpu = CpuSample::now();
     let start = Instant::now();
     let ledger = replay(history, october(), None, Duration::from_secs(5), |p| {
-        log(&format!("scoring: rebuild read {} of {} events", p.read, p.total));
+        log(&format!(
+            "scoring: rebuild read {} of {} events",
+            p.read, p.total
+        ));
     })
     .await?;
     let replay_took = start.elapsed();
@@ -424,7 +442,13 @@ pub async fn run(pg: &PgServer, workers: usize, close_workers: usize) -> anyhow:
     drop(province);
     drop(nats);
     let close = close(pg, close_workers).await?;
-    let ratio = |a: f64, b: f64| if b > 0.0 { (a / b * 1000.0).round() / 1000.0 } else { 0.0 };
+    let ratio = |a: f64, b: f64| {
+        if b > 0.0 {
+            (a / b * 1000.0).round() / 1000.0
+        } else {
+            0.0
+        }
+    };
     Ok(json!({
         "workers": workers,
         "agencies": AGENCIES,
@@ -489,7 +513,10 @@ async fn close(pg: &PgServer, workers: usize) -> anyhow::Result<Value> {
     let s = running.scoring.clone();
     let targets = [
         (province.identity.last_sequence().await?, &s.read.identity),
-        (province.attendance.last_sequence().await?, &s.read.attendance),
+        (
+            province.attendance.last_sequence().await?,
+            &s.read.attendance,
+        ),
         (province.activity.last_sequence().await?, &s.read.activity),
     ];
     for (last, handle) in targets {
