@@ -326,9 +326,12 @@ impl RuleBook {
     }
 
     /// Publishing a new version of a scope's rules: defaults resolved,
-    /// validated, numbered after the scope's last version and effective no
-    /// earlier than it (a version may not rewrite the days of the one
-    /// before it retroactively out of order).
+    /// validated, numbered after the scope's last version. It may be dated
+    /// before later versions: on each day the version with the latest
+    /// effective date not after it applies (the higher version on a tie),
+    /// so a correction dated 10 October (an appeal) covers the days up to
+    /// the next-dated version, and one dated like an existing version
+    /// replaces it.
     pub fn decide_publish(
         &self,
         agency_id: &str,
@@ -347,19 +350,10 @@ impl RuleBook {
                 format!("must be 1-{MAX_DECREE} characters"),
             ));
         }
-        let version = match self.versions(agency_id).last() {
-            Some(last) if effective_from < last.effective_from => {
-                return Err(DomainError::invalid(
-                    "effective_from",
-                    format!(
-                        "may not be before the previous version's date ({}, version {})",
-                        last.effective_from, last.version
-                    ),
-                ));
-            }
-            Some(last) => last.version + 1,
-            None => 1,
-        };
+        let version = self
+            .versions(agency_id)
+            .last()
+            .map_or(1, |last| last.version + 1);
         Ok(ev::RuleSetPublished {
             agency_id: agency_id.to_owned(),
             version,
@@ -656,19 +650,26 @@ mod tests {
     }
 
     #[test]
-    fn an_effective_date_before_the_previous_versions_is_refused() {
+    fn a_correction_dated_before_a_later_version_covers_only_its_own_days() {
         let mut book = RuleBook::default();
         publish(&mut book, "dlh", "2026-03-01", 1);
-        let err = book
-            .decide_publish("dlh", d("2026-02-28"), "Perbup 2", None, "admin", at())
-            .expect_err("refused");
-        assert_eq!(err.field(), Some("effective_from"));
-        assert!(err.to_string().contains("may not be before"), "{err}");
-        // Another scope has its own order.
-        assert!(
-            book.decide_publish("", d("2020-01-01"), "Pergub", None, "admin", at())
-                .is_ok()
+        publish(&mut book, "dlh", "2026-11-01", 2);
+        // An appeal for October, published after November's version.
+        let v3 = publish(&mut book, "dlh", "2026-10-10", 3);
+        assert_eq!(v3.version, 3);
+        let on =
+            |book: &RuleBook, day: &str| book.in_force("dlh", d(day), u64::MAX).map(|s| s.version);
+        assert_eq!(on(&book, "2026-10-09"), Some(1));
+        assert_eq!(on(&book, "2026-10-10"), Some(3));
+        assert_eq!(on(&book, "2026-10-31"), Some(3));
+        assert_eq!(
+            on(&book, "2026-11-01"),
+            Some(2),
+            "the later-dated version keeps its days"
         );
+        // Dated like an existing version, a correction replaces it.
+        publish(&mut book, "dlh", "2026-11-01", 4);
+        assert_eq!(on(&book, "2026-11-15"), Some(4));
     }
 
     #[test]

@@ -305,6 +305,17 @@ async fn ready(
 async fn publishing_a_decree_for_a_closed_month_starts_its_rebuild() -> anyhow::Result<()> {
     let app = spawn_app().await?;
     let (dlh, _) = closed_october(&app).await?;
+    // November's decree first: closed October is not rebuilt.
+    let later = app
+        .publish_rules(
+            &dlh.admin,
+            &dlh.id,
+            "2026-11-01",
+            rules(&[(SAPU, 300.0)], 10.0),
+        )
+        .await?;
+    assert!(later.rebuilds.is_empty(), "{:?}", later.rebuilds);
+    // Then the appeal for October, dated before November's version.
     let appeal = app
         .publish_rules(
             &dlh.admin,
@@ -319,16 +330,6 @@ async fn publishing_a_decree_for_a_closed_month_starts_its_rebuild() -> anyhow::
         (started.agency_id.as_str(), started.month.as_str()),
         (dlh.id.as_str(), OCTOBER)
     );
-    // Effective in November only: closed October is not rebuilt.
-    let later = app
-        .publish_rules(
-            &dlh.admin,
-            &dlh.id,
-            "2026-11-01",
-            rules(&[(SAPU, 300.0)], 10.0),
-        )
-        .await?;
-    assert!(later.rebuilds.is_empty(), "{:?}", later.rebuilds);
     let diff = ready(&app, &dlh.admin, &started.rebuild_id).await?;
     assert_eq!(diff.status, "ready");
     assert_eq!(diff.summary.unwrap().workers, 3);
