@@ -19,6 +19,20 @@ pub struct FollowError {
     pub message: String,
 }
 
+/// How a follower folds an event into its state.
+enum Apply<T> {
+    Payload(fn(&mut T, &[u8])),
+    Sequenced(fn(&mut T, u64, &[u8])),
+}
+
+impl<T> Clone for Apply<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Apply<T> {}
+
 /// Follows one stream into a shared state; `seen` tells how far.
 pub struct Follower {
     seen: watch::Receiver<u64>,
@@ -34,6 +48,38 @@ impl Follower {
         filters: Vec<String>,
         state: Arc<RwLock<T>>,
         apply: fn(&mut T, &[u8]),
+        shutdown: Shutdown,
+    ) -> Result<Follower, FollowError> {
+        Self::follow(js, stream, filters, state, Apply::Payload(apply), shutdown).await
+    }
+
+    /// [`Follower::start`] for a state that remembers where each event is
+    /// (its stream sequence), to point back at it as evidence.
+    pub async fn start_sequenced<T: Send + Sync + 'static>(
+        js: jetstream::Context,
+        stream: &str,
+        filters: Vec<String>,
+        state: Arc<RwLock<T>>,
+        apply: fn(&mut T, u64, &[u8]),
+        shutdown: Shutdown,
+    ) -> Result<Follower, FollowError> {
+        Self::follow(
+            js,
+            stream,
+            filters,
+            state,
+            Apply::Sequenced(apply),
+            shutdown,
+        )
+        .await
+    }
+
+    async fn follow<T: Send + Sync + 'static>(
+        js: jetstream::Context,
+        stream: &str,
+        filters: Vec<String>,
+        state: Arc<RwLock<T>>,
+        apply: Apply<T>,
         shutdown: Shutdown,
     ) -> Result<Follower, FollowError> {
         let err = |e: &dyn std::fmt::Display| FollowError {
@@ -61,10 +107,15 @@ impl Follower {
                 match next {
                     Some(Ok(msg)) => {
                         let seq = msg.info().map(|i| i.stream_sequence).unwrap_or(0);
-                        match state.write() {
-                            Ok(mut s) => apply(&mut s, &msg.payload),
-                            Err(poisoned) => apply(&mut poisoned.into_inner(), &msg.payload),
+                        let mut s = match state.write() {
+                            Ok(s) => s,
+                            Err(poisoned) => poisoned.into_inner(),
+                        };
+                        match apply {
+                            Apply::Payload(f) => f(&mut s, &msg.payload),
+                            Apply::Sequenced(f) => f(&mut s, seq, &msg.payload),
                         }
+                        drop(s);
                         tx.send_replace(seq);
                     }
                     Some(Err(e)) => {
@@ -113,6 +164,39 @@ mod tests {
 
     fn push(seen: &mut Vec<String>, payload: &[u8]) {
         seen.push(String::from_utf8_lossy(payload).into_owned());
+    }
+
+    fn push_at(seen: &mut Vec<String>, seq: u64, payload: &[u8]) {
+        seen.push(format!("{seq}:{}", String::from_utf8_lossy(payload)));
+    }
+
+    #[tokio::test]
+    async fn a_sequenced_follower_knows_where_each_event_is() -> anyhow::Result<()> {
+        let nats = NatsServer::start().await?;
+        let store = EventStore::open(
+            nats.client().await?,
+            &StreamSpec::for_context("follow"),
+            AppendMode::Pipelined,
+            Upcasters::new(),
+        )
+        .await?;
+        store.append(event("pantau.follow.other.1", "x")).await?;
+        let a = store.append(event("pantau.follow.kept.1", "a")).await?;
+        let state = Arc::new(RwLock::new(Vec::new()));
+        let shutdown = Shutdown::new();
+        let follower = Follower::start_sequenced(
+            store.jetstream().clone(),
+            store.stream_name(),
+            vec!["pantau.follow.kept.>".into()],
+            state.clone(),
+            push_at,
+            shutdown.clone(),
+        )
+        .await?;
+        assert!(follower.wait_for(a.sequence, Duration::from_secs(10)).await);
+        assert_eq!(read(&state), [format!("{}:a", a.sequence)]);
+        shutdown.trigger();
+        Ok(())
     }
 
     fn read(state: &RwLock<Vec<String>>) -> Vec<String> {
