@@ -21,6 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "pantau/events/v1/scoring.proto",
         "pantau/scoring/v1/scoring.proto",
         "pantau/events/v1/fraud.proto",
+        "pantau/fraud/v1/fraud.proto",
     ];
     let paths: Vec<PathBuf> = files.iter().map(|f| root.join(f)).collect();
     let descriptor = PathBuf::from(std::env::var("OUT_DIR")?).join("pantau_descriptor.bin");

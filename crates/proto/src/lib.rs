@@ -31,5 +31,11 @@ pub mod scoring {
     }
 }
 
+pub mod fraud {
+    pub mod v1 {
+        tonic::include_proto!("pantau.fraud.v1");
+    }
+}
+
 /// Encoded `FileDescriptorSet` of every Pantau proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("pantau_descriptor");

@@ -1,0 +1,119 @@
+//! Wiring: database, streams, the followed province, the findings read
+//! model and the gRPC server.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use pantau_eventstore::{AppendMode, EventStore, Follower, StreamSpec, Upcasters};
+use pantau_platform::shutdown::Shutdown;
+use pantau_projection::{Runner, RunnerOptions};
+use pantau_proto::fraud::v1::fraud_service_server::FraudServiceServer;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::grpc::{Api, Fraud, Sources};
+use crate::readmodel::Findings;
+use crate::watch::{Watch, apply_activity, apply_attendance, apply_identity};
+
+pub const SERVICE_NAME: &str = "pantau.fraud.v1.FraudService";
+
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub fraud: Arc<Fraud>,
+    shutdown: Shutdown,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    pub async fn stop(self) {
+        self.shutdown.trigger();
+        let _ = self.server.await;
+    }
+}
+
+/// How long start-up waits for the province to catch up with the streams.
+const CATCH_UP: Duration = Duration::from_secs(300);
+
+async fn open(
+    client: &async_nats::Client,
+    context: &str,
+    mode: AppendMode,
+) -> anyhow::Result<EventStore> {
+    Ok(EventStore::open(
+        client.clone(),
+        &StreamSpec::for_context(context),
+        mode,
+        Upcasters::new(),
+    )
+    .await?)
+}
+
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let pool = pantau_platform::db::connect(&config.database_url, &config.database, 8).await?;
+    let client = async_nats::connect(&config.nats_url)
+        .await
+        .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
+    let store = open(&client, "fraud", AppendMode::from_batching(config.batching)).await?;
+    let streams = [
+        open(&client, "identity", AppendMode::Pipelined).await?,
+        open(&client, "attendance", AppendMode::Pipelined).await?,
+        open(&client, "activity", AppendMode::Pipelined).await?,
+    ];
+    let watch = Arc::new(RwLock::new(Watch::default()));
+    let shutdown = Shutdown::new();
+    let applies: [fn(&mut Watch, u64, &[u8]); 3] =
+        [apply_identity, apply_attendance, apply_activity];
+    let mut followers = Vec::new();
+    for (store, apply) in streams.iter().zip(applies) {
+        let end = store.last_sequence().await?;
+        let follower = Follower::start_sequenced(
+            store.jetstream().clone(),
+            store.stream_name(),
+            Vec::new(),
+            watch.clone(),
+            apply,
+            shutdown.clone(),
+        )
+        .await
+        .with_context(|| format!("failed to follow {}", store.stream_name()))?;
+        if !follower.wait_for(end, CATCH_UP).await {
+            anyhow::bail!(
+                "did not catch up with {} within {CATCH_UP:?}",
+                store.stream_name()
+            );
+        }
+        followers.push(follower);
+    }
+    let followers: [Follower; 3] = followers
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("three followers"))?;
+    let read = Runner::new(
+        Findings,
+        pool.clone(),
+        store.clone(),
+        RunnerOptions::default(),
+    )
+    .spawn(shutdown.clone())
+    .await?;
+    let fraud = Arc::new(Fraud::new(
+        store,
+        pool,
+        read,
+        watch,
+        Sources { streams, followers },
+    ));
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("failed to listen on {}", config.addr))?;
+    let routes = tonic::service::Routes::new(FraudServiceServer::new(Api(fraud.clone())));
+    let (addr, server) =
+        pantau_platform::grpc::spawn_server(listener, SERVICE_NAME, routes, shutdown.clone())
+            .await?;
+    Ok(Running {
+        addr,
+        fraud,
+        shutdown,
+        server,
+    })
+}

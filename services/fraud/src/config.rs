@@ -1,0 +1,67 @@
+//! Every setting of the fraud service, with its default.
+
+use pantau_platform::{ConfigError, Settings};
+
+pub const DEFAULTS: &[(&str, &str)] = &[
+    ("PANTAU_NATS_URL", "nats://127.0.0.1:4222"),
+    (
+        "PANTAU_DATABASE_URL",
+        "postgres://pantau@127.0.0.1:5432/postgres",
+    ),
+    ("PANTAU_FRAUD_DATABASE", "pantau_fraud"),
+    ("PANTAU_FRAUD_ADDR", "127.0.0.1:50055"),
+    ("PANTAU_NATS_DURABLE_BATCHING", "true"),
+];
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub nats_url: String,
+    /// Server URL; the service uses (and creates) `database` on it.
+    pub database_url: String,
+    pub database: String,
+    pub addr: std::net::SocketAddr,
+    pub batching: bool,
+}
+
+impl Config {
+    pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
+        Ok(Self {
+            nats_url: s.require("PANTAU_NATS_URL")?.to_owned(),
+            database_url: s.require("PANTAU_DATABASE_URL")?.to_owned(),
+            database: s.require("PANTAU_FRAUD_DATABASE")?.to_owned(),
+            addr: s.parse("PANTAU_FRAUD_ADDR")?,
+            batching: s.parse("PANTAU_NATS_DURABLE_BATCHING")?,
+        })
+    }
+
+    /// An in-process service for tests, tools and benchmarks: any free port,
+    /// its own fresh database on `database_url`'s server, durable batching.
+    pub fn in_process(nats_url: &str, database_url: &str) -> Self {
+        Self {
+            nats_url: nats_url.to_owned(),
+            database_url: database_url.to_owned(),
+            database: format!("fraud_{}", uuid::Uuid::new_v4().simple()),
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            batching: true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_make_a_working_config_and_bad_settings_are_named() {
+        let env: Vec<(String, String)> = Vec::new();
+        let c = Config::from_settings(&Settings::from_sources(DEFAULTS, &env).unwrap()).unwrap();
+        assert_eq!(
+            (c.addr.port(), c.database.as_str()),
+            (50055, "pantau_fraud")
+        );
+        let env = vec![("PANTAU_FRAUD_ADDR".to_owned(), "nowhere".to_owned())];
+        let err =
+            Config::from_settings(&Settings::from_sources(DEFAULTS, &env).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("PANTAU_FRAUD_ADDR"), "{err}");
+    }
+}
