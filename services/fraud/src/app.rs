@@ -103,6 +103,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         watch,
         Sources { streams, followers },
     ));
+    if config.sweep_secs > 0 {
+        crate::grpc::spawn_sweep(
+            fraud.clone(),
+            Duration::from_secs(config.sweep_secs),
+            shutdown.clone(),
+        );
+    }
     let listener = TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("failed to listen on {}", config.addr))?;

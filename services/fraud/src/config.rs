@@ -11,6 +11,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("PANTAU_FRAUD_DATABASE", "pantau_fraud"),
     ("PANTAU_FRAUD_ADDR", "127.0.0.1:50055"),
     ("PANTAU_NATS_DURABLE_BATCHING", "true"),
+    ("PANTAU_FRAUD_SWEEP_SECS", "300"),
 ];
 
 #[derive(Debug, Clone)]
@@ -21,6 +22,9 @@ pub struct Config {
     pub database: String,
     pub addr: std::net::SocketAddr,
     pub batching: bool,
+    /// How often the detectors run over the last month by themselves (0:
+    /// only on RunDetectors).
+    pub sweep_secs: u64,
 }
 
 impl Config {
@@ -31,6 +35,7 @@ impl Config {
             database: s.require("PANTAU_FRAUD_DATABASE")?.to_owned(),
             addr: s.parse("PANTAU_FRAUD_ADDR")?,
             batching: s.parse("PANTAU_NATS_DURABLE_BATCHING")?,
+            sweep_secs: s.parse("PANTAU_FRAUD_SWEEP_SECS")?,
         })
     }
 
@@ -43,6 +48,7 @@ impl Config {
             database: format!("fraud_{}", uuid::Uuid::new_v4().simple()),
             addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             batching: true,
+            sweep_secs: 0,
         }
     }
 }

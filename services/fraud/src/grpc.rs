@@ -194,22 +194,40 @@ async fn run_detectors(
     let request_id = parse_request_id(&req.request_id)?.to_owned();
     let month = Month::parse(&req.month, "month")?;
     f.settle_sources().await?;
-    let findings = {
-        let w = f.watch();
-        if !req.agency_id.is_empty() && !w.province.workers().any(|x| x.agency_id == req.agency_id)
-        {
-            return Err(
-                DomainError::NotFound(format!("agency {} has no workers", req.agency_id)).into(),
-            );
-        }
-        combine(detect_all(&w.province, month))
-    };
+    if !req.agency_id.is_empty()
+        && !f
+            .watch()
+            .province
+            .workers()
+            .any(|x| x.agency_id == req.agency_id)
+    {
+        return Err(
+            DomainError::NotFound(format!("agency {} has no workers", req.agency_id)).into(),
+        );
+    }
+    let (raised, already_known) = raise(f, month, &req.agency_id, &p.subject, &request_id).await?;
+    Ok(api::RunDetectorsResponse {
+        raised,
+        already_known,
+    })
+}
+
+/// Runs every detector over `month` (of one agency, or all when empty) and
+/// raises the findings not raised before; returns (raised, already known).
+pub async fn raise(
+    f: &Fraud,
+    month: Month,
+    agency: &str,
+    actor: &str,
+    request_id: &str,
+) -> Result<(u32, u32), ServiceError> {
+    let findings = combine(detect_all(&f.watch().province, month));
     let now = f.now();
     let (mut raised_n, mut known) = (0u32, 0u32);
     let mut appends = Vec::new();
     for finding in &findings {
         let agency_id = f.agency_of(&finding.subject);
-        if !req.agency_id.is_empty() && agency_id != req.agency_id {
+        if !agency.is_empty() && agency_id != agency {
             continue;
         }
         let e = Event::FindingRaised(raised(finding, agency_id, month, now));
@@ -220,8 +238,8 @@ async fn run_detectors(
             e,
             Expected::NoEvents,
             format!("finding:{}", finding.key),
-            &p.subject,
-            &request_id,
+            actor,
+            request_id,
         )));
     }
     let mut last = 0;
@@ -240,10 +258,34 @@ async fn run_detectors(
         tracing::warn!(last, "findings read model is lagging");
     }
     tracing::info!(%month, raised = raised_n, known, "detectors ran");
-    Ok(api::RunDetectorsResponse {
-        raised: raised_n,
-        already_known: known,
-    })
+    Ok((raised_n, known))
+}
+
+/// Runs the detectors over the last month every `every`, so findings
+/// appear without anyone asking. Only a month that has ended: absences can
+/// only be judged then (on the 2nd, nobody has been present all month).
+/// Every replica may sweep: a finding is raised once, whoever raises it.
+pub fn spawn_sweep(f: Arc<Fraud>, every: Duration, shutdown: pantau_platform::shutdown::Shutdown) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = shutdown.wait() => return,
+            }
+            // The month that has ended everywhere in Indonesia (Jakarta is
+            // the westernmost zone).
+            let today = f
+                .now()
+                .with_timezone(&crate::domain::model::DEFAULT_TIME_ZONE)
+                .date_naive();
+            let this = Month::of(today);
+            let last = Month::of(this.first_day().pred_opt().unwrap_or(this.first_day()));
+            let request_id = format!("sweep:{}", last.token());
+            if let Err(e) = raise(&f, last, "", "fraud-sweep", &request_id).await {
+                tracing::warn!(month = %last, error = %e, "detector sweep failed; retrying later");
+            }
+        }
+    });
 }
 
 async fn futures_join<F: std::future::Future>(fs: Vec<F>) -> Vec<F::Output> {

@@ -218,6 +218,10 @@ impl App {
 }
 
 async fn spawn_app() -> anyhow::Result<App> {
+    spawn_with(|c| c).await
+}
+
+async fn spawn_with(f: impl FnOnce(Config) -> Config) -> anyhow::Result<App> {
     pantau_testkit::init_logs();
     let nats = NatsServer::start().await?;
     let pg = PgServer::start().await?;
@@ -254,7 +258,7 @@ async fn spawn_app() -> anyhow::Result<App> {
         .encode_to_vec(),
     )
     .await?;
-    let running = app::start(Config::in_process(&nats.url, &pg.url)).await?;
+    let running = app::start(f(Config::in_process(&nats.url, &pg.url))).await?;
     let fixed: chrono::DateTime<chrono::Utc> = NOW.parse()?;
     running.fraud.set_clock(Arc::new(move || fixed));
     let client = FraudServiceClient::connect(format!("http://{}", running.addr)).await?;
@@ -478,4 +482,47 @@ async fn only_investigators_run_detectors_and_resolve() -> anyhow::Result<()> {
         .unwrap_err();
     assert_eq!(other.code(), Code::PermissionDenied);
     Ok(())
+}
+
+#[tokio::test]
+async fn the_detectors_sweep_the_last_month_by_themselves() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let (a, _) = app.worker("nik-fp-twice").await?;
+    let (b, _) = app.worker("nik-fp-twice").await?;
+    for w in [&a, &b] {
+        app.present_all_october(w).await?;
+    }
+    // A replica that sweeps (its clock at 5 November: October has ended).
+    let config = Config {
+        sweep_secs: 1,
+        ..Config::in_process(&app._nats.url, &app._pg.url)
+    };
+    let sweeper = app::start(config).await?;
+    let fixed: chrono::DateTime<chrono::Utc> = NOW.parse()?;
+    sweeper.fraud.set_clock(Arc::new(move || fixed));
+    let mut client = FraudServiceClient::connect(format!("http://{}", sweeper.addr)).await?;
+    for _ in 0..100 {
+        let found = client
+            .list_findings(authed(
+                &app.auditor,
+                api::ListFindingsRequest {
+                    month: OCTOBER.into(),
+                    ..Default::default()
+                },
+            ))
+            .await?
+            .into_inner()
+            .findings;
+        if !found.is_empty() {
+            assert_eq!(found.len(), 2, "{found:?}");
+            assert!(
+                found.iter().all(|f| f.detectors == ["duplicate_nik"]),
+                "{found:?}"
+            );
+            sweeper.stop().await;
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the sweep raised nothing")
 }
