@@ -18,7 +18,7 @@ use tonic::{Request, Response, Status};
 
 use crate::core::{finding_subject, new_event};
 use crate::domain::Month;
-use crate::domain::detectors::{Kind, detect_all};
+use crate::domain::detectors::{Detector, Kind, detect_all};
 use crate::domain::risk::{Finding, combine};
 use crate::readmodel;
 use crate::watch::Watch;
@@ -221,8 +221,17 @@ pub async fn raise(
     actor: &str,
     request_id: &str,
 ) -> Result<(u32, u32), ServiceError> {
-    let findings = combine(detect_all(&f.watch().province, month));
     let now = f.now();
+    let mut signals = detect_all(&f.watch().province, month);
+    // Nobody has been present "all month" before it ends: absences are
+    // judged once the month has ended everywhere (Jakarta is westernmost).
+    let today = now
+        .with_timezone(&crate::domain::model::DEFAULT_TIME_ZONE)
+        .date_naive();
+    if today <= month.last_day() {
+        signals.retain(|s| s.detector != Detector::NeverPresent);
+    }
+    let findings = combine(signals);
     let (mut raised_n, mut known) = (0u32, 0u32);
     let mut appends = Vec::new();
     for finding in &findings {

@@ -526,3 +526,27 @@ async fn the_detectors_sweep_the_last_month_by_themselves() -> anyhow::Result<()
     }
     anyhow::bail!("the sweep raised nothing")
 }
+
+#[tokio::test]
+async fn absences_are_judged_only_once_the_month_has_ended() -> anyhow::Result<()> {
+    // On 5 November nobody has been present all November yet.
+    let app = spawn_app().await?;
+    app.worker("nik-fp-new").await?;
+    let run = app
+        .client
+        .clone()
+        .run_detectors(authed(
+            &app.auditor,
+            api::RunDetectorsRequest {
+                request_id: rid(),
+                month: "2026-11".into(),
+                agency_id: String::new(),
+            },
+        ))
+        .await?
+        .into_inner();
+    assert_eq!(run.raised, 0);
+    // October has ended: the same worker was never present in it.
+    assert_eq!(app.run(&app.auditor).await?.raised, 1);
+    Ok(())
+}
