@@ -20,6 +20,7 @@ from google.protobuf.json_format import MessageToDict
 
 from pantau.events.v1.activity_pb2 import ActivityEvent
 from pantau.events.v1.attendance_pb2 import AttendanceEvent
+from pantau.events.v1.fraud_pb2 import FraudEvent
 from pantau.events.v1.identity_pb2 import IdentityEvent
 from pantau.events.v1.scoring_pb2 import ScoringEvent
 
@@ -29,6 +30,7 @@ CONTEXTS = {
     "attendance": ("PANTAU_ATTENDANCE", AttendanceEvent),
     "activity": ("PANTAU_ACTIVITY", ActivityEvent),
     "scoring": ("PANTAU_SCORING", ScoringEvent),
+    "fraud": ("PANTAU_FRAUD", FraudEvent),
 }
 
 
@@ -37,7 +39,8 @@ def safe_fields(variant):
     address are sealed in EncryptedPersonalData anyway (unreadable here), but
     a worker's name, NIP and birth date are not, so leave them out."""
     keys = ("worker_id", "agency_id", "unit_id", "to_agency_id", "campaign_id",
-            "session_id", "scanner_id", "leave_id", "report_id", "rebuild_id")
+            "session_id", "scanner_id", "leave_id", "report_id", "rebuild_id",
+            "finding_id", "subject_id")
     return {k: getattr(variant, k) for k in keys if getattr(variant, k, "")}
 
 

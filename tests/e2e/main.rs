@@ -9,4 +9,5 @@ mod activity;
 mod attendance;
 mod common;
 mod python_consumer;
+mod python_fraud;
 mod scoring;
