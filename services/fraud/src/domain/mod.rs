@@ -3,5 +3,6 @@
 pub mod detectors;
 pub mod model;
 pub mod risk;
+pub mod simulate;
 
 pub use pantau_platform::time::Month;
