@@ -52,6 +52,23 @@ pub struct EventStore {
 }
 
 impl EventStore {
+    /// The stream of bounded context `context` (`PANTAU_<CONTEXT>` over
+    /// `pantau.<context>.>`) with no upcasters: how a service opens its own
+    /// stream and the ones it reads.
+    pub async fn open_context(
+        client: &async_nats::Client,
+        context: &str,
+        mode: AppendMode,
+    ) -> Result<Self, stream::StreamError> {
+        Self::open(
+            client.clone(),
+            &StreamSpec::for_context(context),
+            mode,
+            Upcasters::new(),
+        )
+        .await
+    }
+
     /// Creates (or updates) the stream and starts the appender.
     pub async fn open(
         client: async_nats::Client,

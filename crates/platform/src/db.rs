@@ -68,3 +68,14 @@ pub async fn connect_with(
         .await
         .with_context(|| format!("failed to connect to database {name}"))
 }
+
+/// A PostgreSQL advisory-lock key for `parts` (FNV-1a over their bytes):
+/// the same in every process and release, so replicas agree on it.
+pub fn advisory_key(parts: &[&str]) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in parts.iter().flat_map(|p| p.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h as i64
+}

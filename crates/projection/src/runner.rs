@@ -76,13 +76,7 @@ pub struct Runner<P: Projection> {
 }
 
 fn lock_key(name: &str, purpose: &str) -> i64 {
-    // FNV-1a: stable across processes and releases.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes().chain(purpose.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h as i64
+    pantau_platform::db::advisory_key(&[name, purpose])
 }
 
 /// Creates the schema, its tables, and the checkpoint row.

@@ -5,7 +5,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
-use pantau_eventstore::{AppendMode, EventStore, Follower, StreamSpec, Upcasters};
+use pantau_eventstore::{AppendMode, EventStore, Follower};
 use pantau_platform::shutdown::Shutdown;
 use pantau_projection::{Runner, RunnerOptions};
 use pantau_proto::fraud::v1::fraud_service_server::FraudServiceServer;
@@ -35,30 +35,18 @@ impl Running {
 /// How long start-up waits for the province to catch up with the streams.
 const CATCH_UP: Duration = Duration::from_secs(300);
 
-async fn open(
-    client: &async_nats::Client,
-    context: &str,
-    mode: AppendMode,
-) -> anyhow::Result<EventStore> {
-    Ok(EventStore::open(
-        client.clone(),
-        &StreamSpec::for_context(context),
-        mode,
-        Upcasters::new(),
-    )
-    .await?)
-}
-
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let pool = pantau_platform::db::connect(&config.database_url, &config.database, 8).await?;
     let client = async_nats::connect(&config.nats_url)
         .await
         .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
-    let store = open(&client, "fraud", AppendMode::from_batching(config.batching)).await?;
+    let store =
+        EventStore::open_context(&client, "fraud", AppendMode::from_batching(config.batching))
+            .await?;
     let streams = [
-        open(&client, "identity", AppendMode::Pipelined).await?,
-        open(&client, "attendance", AppendMode::Pipelined).await?,
-        open(&client, "activity", AppendMode::Pipelined).await?,
+        EventStore::open_context(&client, "identity", AppendMode::Pipelined).await?,
+        EventStore::open_context(&client, "attendance", AppendMode::Pipelined).await?,
+        EventStore::open_context(&client, "activity", AppendMode::Pipelined).await?,
     ];
     let watch = Arc::new(RwLock::new(Watch::default()));
     let shutdown = Shutdown::new();

@@ -252,7 +252,7 @@ pub async fn raise(
         )));
     }
     let mut last = 0;
-    for r in futures_join(appends).await {
+    for r in futures::future::join_all(appends).await {
         match r {
             Ok(a) if a.duplicate => known += 1,
             Ok(a) => {
@@ -295,14 +295,6 @@ pub fn spawn_sweep(f: Arc<Fraud>, every: Duration, shutdown: pantau_platform::sh
             }
         }
     });
-}
-
-async fn futures_join<F: std::future::Future>(fs: Vec<F>) -> Vec<F::Output> {
-    let mut out = Vec::with_capacity(fs.len());
-    for f in fs {
-        out.push(f.await);
-    }
-    out
 }
 
 async fn list(

@@ -5,7 +5,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
-use pantau_eventstore::{AppendMode, EventStore, Follower, StreamSpec, Upcasters};
+use pantau_eventstore::{AppendMode, EventStore, Follower};
 use pantau_platform::shutdown::Shutdown;
 use pantau_projection::{Runner, RunnerOptions};
 use pantau_proto::scoring::v1::scoring_service_server::ScoringServiceServer;
@@ -37,20 +37,6 @@ impl Running {
 /// How long start-up waits for the directory to catch up with identity.
 const CATCH_UP: Duration = Duration::from_secs(120);
 
-async fn open(
-    client: &async_nats::Client,
-    context: &str,
-    mode: AppendMode,
-) -> anyhow::Result<EventStore> {
-    Ok(EventStore::open(
-        client.clone(),
-        &StreamSpec::for_context(context),
-        mode,
-        Upcasters::new(),
-    )
-    .await?)
-}
-
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let pool = pantau_platform::db::connect(&config.database_url, &config.database, 16).await?;
     crate::readmodel::prepare(&pool)
@@ -59,7 +45,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let client = async_nats::connect(&config.nats_url)
         .await
         .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
-    let store = open(
+    let store = EventStore::open_context(
         &client,
         "scoring",
         AppendMode::from_batching(config.batching),
@@ -67,9 +53,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     .await?;
     // Read only; opening them makes sure they exist when scoring starts first.
     let streams = Streams {
-        identity: open(&client, "identity", AppendMode::Pipelined).await?,
-        attendance: open(&client, "attendance", AppendMode::Pipelined).await?,
-        activity: open(&client, "activity", AppendMode::Pipelined).await?,
+        identity: EventStore::open_context(&client, "identity", AppendMode::Pipelined).await?,
+        attendance: EventStore::open_context(&client, "attendance", AppendMode::Pipelined).await?,
+        activity: EventStore::open_context(&client, "activity", AppendMode::Pipelined).await?,
     };
     let directory = Arc::new(RwLock::new(Directory::default()));
     let shutdown = Shutdown::new();

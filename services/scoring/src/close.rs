@@ -53,7 +53,7 @@ pub async fn close_month(
     }
     // One close of a month at a time, across replicas.
     let mut lock = s.pool.acquire().await?;
-    let key = lock_key(&subject);
+    let key = pantau_platform::db::advisory_key(&[&subject]);
     let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
         .bind(key)
         .fetch_one(&mut *lock)
@@ -70,16 +70,6 @@ pub async fn close_month(
         .execute(&mut *lock)
         .await;
     result
-}
-
-fn lock_key(subject: &str) -> i64 {
-    // FNV-1a: the same in every replica.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in subject.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h as i64
 }
 
 /// The outcome of an earlier close: this request's (a retry), or a refusal.

@@ -19,7 +19,7 @@ use crate::domain::Month;
 use crate::domain::eval::evaluate;
 use crate::domain::facts::{Change, Ledger};
 use crate::domain::rules::RuleBook;
-use crate::readmodel::queries::Row3;
+use crate::readmodel::queries::WorkerFigures;
 use crate::readmodel::{centi, encode_figures};
 use crate::sources::Source;
 
@@ -173,7 +173,7 @@ pub fn evaluate_all(
     agency_id: &str,
     month: Month,
     rules_as_of: u64,
-) -> Vec<Row3> {
+) -> Vec<WorkerFigures> {
     ledger
         .workers_of(agency_id)
         .into_iter()
@@ -182,7 +182,7 @@ pub fn evaluate_all(
             f.joined_on.is_none_or(|j| j <= month.last_day())
                 && f.left_on.is_none_or(|l| l > month.first_day())
         })
-        .map(|f| Row3 {
+        .map(|f| WorkerFigures {
             figures: evaluate(book, month, &f, month.last_day(), rules_as_of),
             worker_id: f.worker_id,
             unit_id: f.unit_id,
@@ -195,7 +195,7 @@ pub fn evaluate_all(
 pub async fn write_shadow(
     pool: &PgPool,
     rebuild_id: &str,
-    after: &[Row3],
+    after: &[WorkerFigures],
     before: &HashMap<String, ev::MonthFigures>,
 ) -> Result<Summary, sqlx::Error> {
     let mut summary = Summary::default();

@@ -131,7 +131,7 @@ pub fn with_defaults(rules: Option<ev::Rules>) -> ev::Rules {
 }
 
 /// A value in hundredths, rounded half away from zero; not finite: 0.
-pub(crate) fn centi(v: f64) -> i64 {
+pub fn centi(v: f64) -> i64 {
     if v.is_finite() {
         // `as` saturates, so absurd magnitudes cannot overflow.
         (v * 100.0).round() as i64

@@ -9,7 +9,7 @@ use pantau_proto::scoring::v1 as api;
 
 use super::{Scoring, parse_month};
 use crate::domain::{DomainError, Principal};
-use crate::readmodel::queries::{self, Row3};
+use crate::readmodel::queries::{self, WorkerFigures};
 
 /// A worker reads their own month; their supervisor and the agency's
 /// readers (admins, auditors) theirs.
@@ -75,7 +75,13 @@ async fn rows(
     p: &Principal,
     agency_id: &str,
     month: &str,
-) -> Result<(Vec<Row3>, Option<crate::readmodel::recompute::Closed>), ServiceError> {
+) -> Result<
+    (
+        Vec<WorkerFigures>,
+        Option<crate::readmodel::recompute::Closed>,
+    ),
+    ServiceError,
+> {
     s.agency(agency_id).await?;
     let month = parse_month(month)?;
     p.may_read_agency(agency_id)?;

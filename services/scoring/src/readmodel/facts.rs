@@ -24,9 +24,8 @@ impl Touched {
         self.0.insert((worker.to_owned(), month), cause);
     }
 
-    /// Every month row the worker already has, and optionally only those
-    /// not yet closed... all of them: a closed month that changes gets an
-    /// adjustment, which is the point.
+    /// Every month row the worker already has, closed ones included: a
+    /// closed month whose figures change gets an adjustment.
     async fn all_of(
         &mut self,
         conn: &mut PgConnection,

@@ -117,10 +117,8 @@ pub async fn prepare(pool: &PgPool) -> Result<(), sqlx::Error> {
     tx.commit().await
 }
 
-/// Amounts are stored in hundredths.
-pub fn centi(x: f64) -> i64 {
-    (x * 100.0).round() as i64
-}
+/// Amounts are stored in hundredths, as the evaluation counts them.
+pub use crate::domain::rules::centi;
 
 pub fn encode_figures(f: &ev::MonthFigures) -> Vec<u8> {
     f.encode_to_vec()

@@ -142,7 +142,7 @@ pub async fn adjustments(
 
 /// One worker's figures in an agency's month.
 #[derive(Debug, Clone)]
-pub struct Row3 {
+pub struct WorkerFigures {
     pub worker_id: String,
     pub unit_id: String,
     pub figures: ev::MonthFigures,
@@ -157,7 +157,7 @@ pub async fn agency_month(
     agency_id: &str,
     month: Month,
     now: DateTime<Utc>,
-) -> Result<(Vec<Row3>, Option<Closed>), sqlx::Error> {
+) -> Result<(Vec<WorkerFigures>, Option<Closed>), sqlx::Error> {
     let closed = closed(pool, agency_id, month).await?;
     let mut out = Vec::new();
     if let Some(c) = closed {
@@ -178,7 +178,7 @@ pub async fn agency_month(
         .fetch_all(pool)
         .await?;
         for r in rows {
-            out.push(Row3 {
+            out.push(WorkerFigures {
                 worker_id: r.try_get("worker_id")?,
                 unit_id: r.try_get("unit_id")?,
                 figures: decode_figures(&r.try_get::<Vec<u8>, _>("figures")?),
@@ -195,7 +195,7 @@ pub async fn agency_month(
     .fetch_all(pool)
     .await?;
     for r in rows {
-        out.push(Row3 {
+        out.push(WorkerFigures {
             worker_id: r.try_get("worker_id")?,
             unit_id: r.try_get("unit_id")?,
             figures: decode_figures(&r.try_get::<Vec<u8>, _>("figures")?),
@@ -232,7 +232,7 @@ pub async fn agency_month(
         let book = rule_book(&mut conn).await?;
         for (key, l) in facts {
             let through = month.last_day().min(local_date(now, l.tz));
-            out.push(Row3 {
+            out.push(WorkerFigures {
                 worker_id: key.0,
                 unit_id: l.facts.unit_id.clone(),
                 figures: evaluate(&book, month, &l.facts, through, u64::MAX),

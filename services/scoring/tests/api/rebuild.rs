@@ -1,7 +1,7 @@
 //! Rebuilding a closed month when its rules change.
 
 use futures::StreamExt;
-use pantau_proto::events::v1::{self as ev, scoring_event::Event};
+use pantau_proto::events::v1::scoring_event::Event;
 use pantau_proto::scoring::v1 as api;
 use tonic::Code;
 
@@ -269,7 +269,6 @@ async fn only_closed_months_rebuild_and_a_stale_rebuild_is_refused() -> anyhow::
     );
     let month = app.agency_month(&dlh.id, OCTOBER).await?;
     assert_eq!(month.revision, 2);
-    let _ = ev::Category::Baik;
     Ok(())
 }
 
