@@ -13,6 +13,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::clock::{SIM_TIME_HEADER, sync_with_request_time, with_request_time};
 use crate::shutdown::Shutdown;
 
 /// Serves `routes` on `listener` in a spawned task until `shutdown`, beside
@@ -21,11 +22,13 @@ use crate::shutdown::Shutdown;
 /// `pantau.attendance.v1.AttendanceService`, as serving) and reflection over
 /// every Pantau proto. Each call gets a [`request_span`]. Returns the bound
 /// address and the server task, which ends once in-flight calls have
-/// finished after `shutdown`; a server failure is logged.
+/// finished after `shutdown`; a server failure is logged. With `dev_clock`
+/// a call's [`SIM_TIME_HEADER`] sets its business time ([`DevClockLayer`]).
 pub async fn spawn_server(
     listener: TcpListener,
     service_name: &str,
     routes: Routes,
+    dev_clock: bool,
     shutdown: Shutdown,
 ) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
     let addr = listener.local_addr()?;
@@ -43,6 +46,7 @@ pub async fn spawn_server(
     let server = tokio::spawn(async move {
         let result = Server::builder()
             .trace_fn(request_span)
+            .layer(DevClockLayer { enabled: dev_clock })
             .add_routes(routes)
             .add_service(health)
             .add_service(reflection)
@@ -53,6 +57,82 @@ pub async fn spawn_server(
         }
     });
     Ok((addr, server))
+}
+
+/// Honours a call's [`SIM_TIME_HEADER`] on a development cluster: the call
+/// runs with that business time (see [`crate::clock`]). Disabled, a call
+/// carrying the header is refused with FAILED_PRECONDITION rather than
+/// silently stamped with today; an unreadable time is INVALID_ARGUMENT.
+#[derive(Debug, Clone, Copy)]
+pub struct DevClockLayer {
+    pub enabled: bool,
+}
+
+impl<S> tower_layer::Layer<S> for DevClockLayer {
+    type Service = DevClock<S>;
+
+    fn layer(&self, inner: S) -> DevClock<S> {
+        DevClock {
+            inner,
+            enabled: self.enabled,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DevClock<S> {
+    inner: S,
+    enabled: bool,
+}
+
+type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+impl<S, B, R> tower_service::Service<http::Request<B>> for DevClock<S>
+where
+    S: tower_service::Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    R: Default + Send + 'static,
+{
+    type Response = http::Response<R>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<http::Response<R>, S::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let Some(value) = req.headers().get(SIM_TIME_HEADER) else {
+            return Box::pin(self.inner.call(req));
+        };
+        if !self.enabled {
+            let refused = Status::failed_precondition(format!(
+                "{SIM_TIME_HEADER}: this service keeps real time; start it with PANTAU_DEV_CLOCK=true to simulate"
+            ));
+            return Box::pin(std::future::ready(Ok(refused.into_http())));
+        }
+        let parsed = value
+            .to_str()
+            .ok()
+            .and_then(|v| chrono::DateTime::parse_from_rfc3339(v).ok());
+        match parsed {
+            Some(at) => {
+                // Both while the inner service builds its future and while
+                // that future runs.
+                let at = at.to_utc();
+                let fut = sync_with_request_time(at, || self.inner.call(req));
+                Box::pin(with_request_time(at, fut))
+            }
+            None => {
+                let bad = invalid_argument(SIM_TIME_HEADER, "not an RFC 3339 time");
+                Box::pin(std::future::ready(Ok(bad.into_http())))
+            }
+        }
+    }
 }
 
 /// Reflection over every Pantau proto.
@@ -94,6 +174,66 @@ pub fn invalid_argument(field: &str, reason: &str) -> Status {
 mod tests {
     use std::time::Duration;
 
+    use tower_layer::Layer;
+    use tower_service::Service;
+
+    /// Answers with the business time it ran at, in a header.
+    #[derive(Clone)]
+    struct Echo;
+
+    impl Service<http::Request<()>> for Echo {
+        type Response = http::Response<String>;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<http::Response<String>, Self::Error>>;
+
+        fn poll_ready(
+            &mut self,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Self::Error>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: http::Request<()>) -> Self::Future {
+            let at = crate::clock::request_time().map_or("none".into(), |t| t.to_rfc3339());
+            std::future::ready(Ok(http::Response::builder()
+                .header("ran-at", at)
+                .body(String::new())
+                .unwrap_or_default()))
+        }
+    }
+
+    async fn call(enabled: bool, sim_time: Option<&str>) -> (String, String) {
+        let mut svc = DevClockLayer { enabled }.layer(Echo);
+        let mut req = http::Request::builder();
+        if let Some(t) = sim_time {
+            req = req.header(SIM_TIME_HEADER, t);
+        }
+        let res = svc.call(req.body(()).unwrap_or_default()).await;
+        let res = res.unwrap_or_default();
+        let get = |h: &str| {
+            res.headers()
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        (get("ran-at"), get("grpc-status"))
+    }
+
+    #[tokio::test]
+    async fn a_dev_clock_runs_the_call_at_its_simulated_time_and_a_real_clock_refuses_it() {
+        let t = "2026-10-05T00:30:00+00:00";
+        assert_eq!(call(true, Some(t)).await, (t.to_owned(), String::new()));
+        assert_eq!(call(true, None).await, ("none".to_owned(), String::new()));
+        assert_eq!(call(false, None).await, ("none".to_owned(), String::new()));
+        // FAILED_PRECONDITION (9) and INVALID_ARGUMENT (3), never run.
+        assert_eq!(call(false, Some(t)).await, (String::new(), "9".to_owned()));
+        assert_eq!(
+            call(true, Some("yesterday")).await,
+            (String::new(), "3".to_owned())
+        );
+    }
+
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
     use super::*;
@@ -106,6 +246,7 @@ mod tests {
             listener,
             "pantau.test.v1.TestService",
             Routes::default(),
+            false,
             shutdown.clone(),
         )
         .await?;

@@ -12,6 +12,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("PANTAU_ACTIVITY_ADDR", "127.0.0.1:50053"),
     ("PANTAU_NATS_DURABLE_BATCHING", "true"),
     ("PANTAU_ACTIVITY_GRACE_DAYS", "3"),
+    ("PANTAU_DEV_CLOCK", "false"),
 ];
 
 /// Longest grace period: a month's reports must be settled before scoring.
@@ -24,6 +25,8 @@ pub struct Config {
     pub database_url: String,
     pub database: String,
     pub addr: std::net::SocketAddr,
+    /// Honour a call's `x-pantau-sim-time` (development clusters only).
+    pub dev_clock: bool,
     pub batching: bool,
     /// Days after which a day's reports close (e-PHL's "batas waktu").
     pub grace_days: u32,
@@ -45,6 +48,7 @@ impl Config {
             database_url: s.require("PANTAU_DATABASE_URL")?.to_owned(),
             database: s.require("PANTAU_ACTIVITY_DATABASE")?.to_owned(),
             addr: s.parse("PANTAU_ACTIVITY_ADDR")?,
+            dev_clock: s.parse("PANTAU_DEV_CLOCK")?,
             batching: s.parse("PANTAU_NATS_DURABLE_BATCHING")?,
             grace_days,
         })
@@ -58,6 +62,7 @@ impl Config {
             database_url: database_url.to_owned(),
             database: format!("activity_{}", uuid::Uuid::new_v4().simple()),
             addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            dev_clock: false,
             batching: true,
             grace_days: 3,
         }

@@ -179,6 +179,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         listener,
         AttendanceServiceServer::<Api>::NAME,
         routes,
+        config.dev_clock,
         shutdown.clone(),
     )
     .await?;

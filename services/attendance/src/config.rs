@@ -14,6 +14,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("PANTAU_CHECKIN_MAX_ACCURACY_M", "100"),
     ("PANTAU_CHECKIN_MAX_CLOCK_SKEW_SECS", "300"),
     ("PANTAU_QR_TOLERANCE_STEPS", "1"),
+    ("PANTAU_DEV_CLOCK", "false"),
 ];
 
 #[derive(Debug, Clone)]
@@ -23,6 +24,8 @@ pub struct Config {
     pub database_url: String,
     pub database: String,
     pub addr: std::net::SocketAddr,
+    /// Honour a call's `x-pantau-sim-time` (development clusters only).
+    pub dev_clock: bool,
     pub batching: bool,
     /// Check-ins reporting a worse GPS accuracy are refused.
     pub max_accuracy_m: f32,
@@ -53,6 +56,7 @@ impl Config {
             database_url: s.require("PANTAU_DATABASE_URL")?.to_owned(),
             database: s.require("PANTAU_ATTENDANCE_DATABASE")?.to_owned(),
             addr: s.parse("PANTAU_ATTENDANCE_ADDR")?,
+            dev_clock: s.parse("PANTAU_DEV_CLOCK")?,
             batching: s.parse("PANTAU_NATS_DURABLE_BATCHING")?,
             max_accuracy_m,
             max_clock_skew_secs: s.parse("PANTAU_CHECKIN_MAX_CLOCK_SKEW_SECS")?,
@@ -68,6 +72,7 @@ impl Config {
             database_url: database_url.to_owned(),
             database: format!("attendance_{}", uuid::Uuid::new_v4().simple()),
             addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            dev_clock: false,
             batching: true,
             max_accuracy_m: 100.0,
             max_clock_skew_secs: 300,

@@ -103,7 +103,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .with_context(|| format!("failed to listen on {}", config.addr))?;
     let routes = tonic::service::Routes::new(FraudServiceServer::new(Api(fraud.clone())));
     let (addr, server) =
-        pantau_platform::grpc::spawn_server(listener, SERVICE_NAME, routes, shutdown.clone())
+        pantau_platform::grpc::spawn_server(
+            listener,
+            SERVICE_NAME,
+            routes,
+            config.dev_clock,
+            shutdown.clone(),
+        )
             .await?;
     Ok(Running {
         addr,

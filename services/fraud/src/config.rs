@@ -12,6 +12,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("PANTAU_FRAUD_ADDR", "127.0.0.1:50055"),
     ("PANTAU_NATS_DURABLE_BATCHING", "true"),
     ("PANTAU_FRAUD_SWEEP_SECS", "300"),
+    ("PANTAU_DEV_CLOCK", "false"),
 ];
 
 #[derive(Debug, Clone)]
@@ -21,6 +22,8 @@ pub struct Config {
     pub database_url: String,
     pub database: String,
     pub addr: std::net::SocketAddr,
+    /// Honour a call's `x-pantau-sim-time` (development clusters only).
+    pub dev_clock: bool,
     pub batching: bool,
     /// How often the detectors run over the last month by themselves (0:
     /// only on RunDetectors).
@@ -34,6 +37,7 @@ impl Config {
             database_url: s.require("PANTAU_DATABASE_URL")?.to_owned(),
             database: s.require("PANTAU_FRAUD_DATABASE")?.to_owned(),
             addr: s.parse("PANTAU_FRAUD_ADDR")?,
+            dev_clock: s.parse("PANTAU_DEV_CLOCK")?,
             batching: s.parse("PANTAU_NATS_DURABLE_BATCHING")?,
             sweep_secs: s.parse("PANTAU_FRAUD_SWEEP_SECS")?,
         })
@@ -47,6 +51,7 @@ impl Config {
             database_url: database_url.to_owned(),
             database: format!("fraud_{}", uuid::Uuid::new_v4().simple()),
             addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            dev_clock: false,
             batching: true,
             sweep_secs: 0,
         }

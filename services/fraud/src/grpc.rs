@@ -88,7 +88,7 @@ impl Fraud {
 
     async fn principal<T>(&self, req: &Request<T>) -> Result<Principal, ServiceError> {
         let token = pantau_authn::bearer_token(req.metadata())?;
-        let now = self.now().timestamp();
+        let now = self.clock.wall().timestamp();
         let claims = self
             .tokens
             .claims(token, now, |t, n| self.watch().token_keys.prepare(t, n))

@@ -143,6 +143,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         listener,
         IdentityServiceServer::<Arc<Identity>>::NAME,
         routes,
+        config.dev_clock,
         shutdown.clone(),
     )
     .await?;

@@ -16,6 +16,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("PANTAU_ADMIN_ID", ""),
     ("PANTAU_ADMIN_PASSWORD", ""),
     ("PANTAU_FINGERPRINT_SECRET", ""),
+    ("PANTAU_DEV_CLOCK", "false"),
 ];
 
 #[derive(Debug, Clone)]
@@ -25,6 +26,8 @@ pub struct Config {
     pub database_url: String,
     pub database: String,
     pub addr: std::net::SocketAddr,
+    /// Honour a call's `x-pantau-sim-time` (development clusters only).
+    pub dev_clock: bool,
     pub token_ttl_secs: i64,
     pub batching: bool,
     /// How often campaigns past their deadline are closed; 0 disables.
@@ -57,6 +60,7 @@ impl Config {
             database_url: s.require("PANTAU_DATABASE_URL")?.to_owned(),
             database: s.require("PANTAU_IDENTITY_DATABASE")?.to_owned(),
             addr: s.parse("PANTAU_IDENTITY_ADDR")?,
+            dev_clock: s.parse("PANTAU_DEV_CLOCK")?,
             token_ttl_secs: s.parse("PANTAU_TOKEN_TTL_SECS")?,
             batching: s.parse("PANTAU_NATS_DURABLE_BATCHING")?,
             campaign_sweep_secs: s.parse("PANTAU_CAMPAIGN_SWEEP_SECS")?,
@@ -76,6 +80,7 @@ impl Config {
             database_url: database_url.to_owned(),
             database: format!("identity_{}", uuid::Uuid::new_v4().simple()),
             addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            dev_clock: false,
             token_ttl_secs: 3600,
             batching: true,
             campaign_sweep_secs: 0,

@@ -97,7 +97,7 @@ impl Activity {
     /// The caller, from `authorization: Bearer <token>`.
     pub async fn principal<T>(&self, req: &Request<T>) -> Result<Principal, ServiceError> {
         let token = pantau_authn::bearer_token(req.metadata())?;
-        let now = self.now().timestamp();
+        let now = self.clock.wall().timestamp();
         let claims = self
             .tokens
             .claims(token, now, |t, n| self.dir().token_keys.prepare(t, n))

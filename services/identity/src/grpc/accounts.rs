@@ -46,7 +46,7 @@ pub async fn login(
             "unknown login id or wrong password".into(),
         ));
     }
-    let now = id.now().timestamp();
+    let now = id.wall().timestamp();
     let claims = Claims::new(
         account_id,
         roles.clone(),

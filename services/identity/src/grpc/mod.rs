@@ -45,14 +45,21 @@ pub struct Identity {
 type Rpc<T> = Result<Response<T>, Status>;
 
 impl Identity {
+    /// Business time: the request's simulated time on a development
+    /// cluster (see `pantau_platform::clock`), else the clock.
     pub fn now(&self) -> DateTime<Utc> {
+        pantau_platform::clock::request_time().unwrap_or_else(|| (self.clock)())
+    }
+
+    /// Security time (token issue and expiry): never simulated.
+    pub fn wall(&self) -> DateTime<Utc> {
         (self.clock)()
     }
 
     /// The caller, from `authorization: Bearer <token>`.
     pub fn principal<T>(&self, req: &Request<T>) -> Result<Principal, ServiceError> {
         let token = pantau_authn::bearer_token(req.metadata())?;
-        let claims = self.verifier.verify(token, self.now().timestamp())?;
+        let claims = self.verifier.verify(token, self.wall().timestamp())?;
         Ok(Principal {
             subject: claims.sub,
             roles: claims.roles.iter().filter_map(|r| Role::parse(r)).collect(),
