@@ -127,15 +127,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("failed to listen on {}", config.addr))?;
     let routes = tonic::service::Routes::new(ActivityServiceServer::new(Api(activity.clone())));
-    let (addr, server) =
-        pantau_platform::grpc::spawn_server(
-            listener,
-            SERVICE_NAME,
-            routes,
-            config.dev_clock,
-            shutdown.clone(),
-        )
-            .await?;
+    let (addr, server) = pantau_platform::grpc::spawn_server(
+        listener,
+        SERVICE_NAME,
+        routes,
+        config.dev_clock,
+        shutdown.clone(),
+    )
+    .await?;
     Ok(Running {
         addr,
         activity,

@@ -91,7 +91,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         watch,
         Sources { streams, followers },
     ));
-    if config.sweep_secs > 0 {
+    // On a simulated clock "now" belongs to each request: a sweep on wall
+    // time would judge a month the simulator is still writing.
+    if config.dev_clock && config.sweep_secs > 0 {
+        tracing::info!("dev clock: the detector sweep is off; call RunDetectors");
+    }
+    if config.sweep_secs > 0 && !config.dev_clock {
         crate::grpc::spawn_sweep(
             fraud.clone(),
             Duration::from_secs(config.sweep_secs),
@@ -102,15 +107,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("failed to listen on {}", config.addr))?;
     let routes = tonic::service::Routes::new(FraudServiceServer::new(Api(fraud.clone())));
-    let (addr, server) =
-        pantau_platform::grpc::spawn_server(
-            listener,
-            SERVICE_NAME,
-            routes,
-            config.dev_clock,
-            shutdown.clone(),
-        )
-            .await?;
+    let (addr, server) = pantau_platform::grpc::spawn_server(
+        listener,
+        SERVICE_NAME,
+        routes,
+        config.dev_clock,
+        shutdown.clone(),
+    )
+    .await?;
     Ok(Running {
         addr,
         fraud,

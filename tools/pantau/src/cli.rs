@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::{client, import, list, qr, scores};
+use crate::{client, import, list, qr, scores, sim};
 
 #[derive(Debug, Parser)]
 #[command(name = "pantau", version, about = "Operate the Pantau services")]
@@ -33,6 +33,22 @@ pub struct Cli {
         default_value = "http://127.0.0.1:50054"
     )]
     pub scoring: String,
+    /// URL of the activity service (used by `sim`).
+    #[arg(
+        long,
+        global = true,
+        env = "PANTAU_ACTIVITY_URL",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    pub activity: String,
+    /// URL of the fraud service (used by `sim evaluate`).
+    #[arg(
+        long,
+        global = true,
+        env = "PANTAU_FRAUD_URL",
+        default_value = "http://127.0.0.1:50055"
+    )]
+    pub fraud: String,
     /// Login id to sign in with.
     #[arg(long, global = true, env = "PANTAU_LOGIN_ID", default_value = "admin")]
     pub login: String,
@@ -64,6 +80,19 @@ pub enum Command {
     /// Monthly scores: reports, closing a month, rebuilding a closed one.
     #[command(subcommand)]
     Scores(Scores),
+    /// Write a synthetic province through the APIs, or evaluate the fraud
+    /// detectors against one.
+    ///
+    /// Without a subcommand: generates agencies in three time zones, their
+    /// workers, supervisors and sites, a month of check-ins, ceremony scans,
+    /// reports, reviews and leave, with planted frauds of every kind, and
+    /// makes every call those people would make at its simulated moment. The
+    /// cluster must run with PANTAU_DEV_CLOCK=true (`make run` does). The
+    /// ground truth goes to --truth for `pantau sim evaluate`.
+    #[command(after_help = "Examples:\n  \
+        pantau sim --workers 2000 --fraud-rate 0.02 --truth sim-truth.json\n  \
+        pantau sim evaluate --truth sim-truth.json --check")]
+    Sim(sim::SimArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -188,6 +217,15 @@ pub struct AgencyMonth {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Sim(args) = cli.command {
+        let urls = sim::Urls {
+            identity: cli.identity,
+            attendance: cli.attendance,
+            activity: cli.activity,
+            fraud: cli.fraud,
+        };
+        return sim::run(&urls, (cli.login, cli.password), args).await;
+    }
     let mut session = client::connect(&cli.identity, &cli.login, &cli.password).await?;
     let client = &mut session.identity;
     match cli.command {
@@ -213,5 +251,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             qr::export(&mut session, &cli.attendance, export).await
         }
         Command::Scores(command) => scores::run(session, &cli.scoring, command).await,
+        Command::Sim(_) => Ok(()),
     }
 }

@@ -7,6 +7,7 @@ mod list;
 mod qr;
 mod rebuild;
 mod scores;
+mod sim;
 mod table;
 
 use std::process::ExitCode;

@@ -8,6 +8,7 @@
 //! Deterministic: the same [`SimConfig`] always gives the same events (a
 //! splitmix64 generator seeded from [`SimConfig::seed`], no clock).
 
+use chrono::{DateTime, Utc};
 use pantau_proto::events::v1 as ev;
 
 use super::Month;
@@ -19,7 +20,7 @@ mod events;
 mod people;
 mod rng;
 
-pub use evaluation::{Evaluation, Score};
+pub use evaluation::{Evaluation, Named, Score, evaluate_named};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SimConfig {
@@ -91,6 +92,8 @@ pub struct Planted {
 pub struct Simulated {
     /// All streams interleaved by server time.
     pub events: Vec<SimEvent>,
+    /// The server time of each of `events`, ascending.
+    pub times: Vec<DateTime<Utc>>,
     /// Sorted, deduplicated.
     pub truth: Vec<Planted>,
     /// Worker ids of the officers holding ceremony scanners.
@@ -122,6 +125,7 @@ pub fn generate(c: &SimConfig) -> Simulated {
     truth.dedup();
     Simulated {
         events: generated.events,
+        times: generated.times,
         truth,
         scanners: generated.scanners,
     }

@@ -8,6 +8,7 @@
 mod import;
 mod qr;
 mod scores;
+mod sim;
 
 use std::time::Duration;
 
@@ -40,9 +41,13 @@ async fn pantau(url: &str, password: &str, args: &[&str]) -> anyhow::Result<Outp
 }
 
 async fn run(cmd: &mut tokio::process::Command) -> anyhow::Result<Output> {
-    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
+    run_within(cmd, 120).await
+}
+
+async fn run_within(cmd: &mut tokio::process::Command, secs: u64) -> anyhow::Result<Output> {
+    let out = tokio::time::timeout(Duration::from_secs(secs), cmd.output())
         .await
-        .context("pantau did not finish within 120 s")??;
+        .with_context(|| format!("pantau did not finish within {secs} s"))??;
     Ok(Output {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

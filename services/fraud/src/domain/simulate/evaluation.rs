@@ -70,14 +70,40 @@ impl Evaluation {
     }
 }
 
+/// What a detector named: from a [`Signal`] in process, or from a finding
+/// read back through the fraud service's API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub subject: String,
+    pub detector: Detector,
+    pub related: Vec<String>,
+}
+
+impl From<&Signal> for Named {
+    fn from(s: &Signal) -> Named {
+        Named {
+            subject: s.subject.clone(),
+            detector: s.detector,
+            related: s.related.clone(),
+        }
+    }
+}
+
 /// Scores `signals` against the planted `truth`; `scanners` are the
 /// officers' worker ids.
 pub fn evaluate_with(signals: &[Signal], truth: &[Planted], scanners: &[String]) -> Evaluation {
+    let named: Vec<Named> = signals.iter().map(Named::from).collect();
+    evaluate_named(&named, truth, scanners)
+}
+
+/// Scores what the detectors `named` against the planted `truth`;
+/// `scanners` are the officers' worker ids.
+pub fn evaluate_named(named: &[Named], truth: &[Planted], scanners: &[String]) -> Evaluation {
     let planted: BTreeSet<(&str, Detector)> = truth
         .iter()
         .map(|p| (p.worker_id.as_str(), p.detector))
         .collect();
-    let found: BTreeSet<(&str, Detector)> = signals
+    let found: BTreeSet<(&str, Detector)> = named
         .iter()
         .map(|s| (s.subject.as_str(), s.detector))
         .collect();
@@ -104,7 +130,7 @@ pub fn evaluate_with(signals: &[Signal], truth: &[Planted], scanners: &[String])
         }
     }
     let officers: BTreeSet<&str> = scanners.iter().map(String::as_str).collect();
-    e.flagged_scanners = signals
+    e.flagged_scanners = named
         .iter()
         .filter(|s| {
             officers.contains(s.subject.as_str())

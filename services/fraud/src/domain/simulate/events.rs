@@ -103,6 +103,7 @@ fn jitter(rng: &mut Rng, (lat, lon): (f64, f64)) -> (f64, f64) {
 
 pub struct Generated {
     pub events: Vec<SimEvent>,
+    pub times: Vec<DateTime<Utc>>,
     pub scanners: Vec<String>,
 }
 
@@ -140,6 +141,7 @@ pub fn generate(rng: &mut Rng, pop: &Population, month: Month) -> Generated {
     let mut items = g.out.items;
     items.sort_by_key(|(t, _)| *t);
     let mut seq = [0u64; 3];
+    let times = items.iter().map(|(t, _)| *t).collect();
     let events = items
         .into_iter()
         .map(|(_, raw)| match raw {
@@ -157,7 +159,11 @@ pub fn generate(rng: &mut Rng, pop: &Population, month: Month) -> Generated {
             }
         })
         .collect();
-    Generated { events, scanners }
+    Generated {
+        events,
+        times,
+        scanners,
+    }
 }
 
 fn workdays(month: Month) -> Vec<NaiveDate> {

@@ -124,6 +124,20 @@ const FIRST: [&str; 12] = [
 ];
 const MAIL: [&str; 3] = ["gmail.com", "yahoo.co.id", "mail.go.id"];
 
+/// `nik` with its DDMMYY birth digits (40 added to the day for women)
+/// rewritten for `birth`.
+pub(super) fn nik_with_birth(nik: &str, birth: NaiveDate, sex: u32) -> String {
+    let day = birth.day() + if sex == 2 { 40 } else { 0 };
+    let (Some(region), Some(serial)) = (nik.get(..6), nik.get(12..)) else {
+        return nik.to_owned();
+    };
+    format!(
+        "{region}{day:02}{:02}{:02}{serial}",
+        birth.month(),
+        birth.year() % 100
+    )
+}
+
 pub(super) fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap_or(NaiveDate::MIN)
 }

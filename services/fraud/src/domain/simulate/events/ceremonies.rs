@@ -50,7 +50,10 @@ impl Gen<'_> {
                     }),
                 );
             }
-            let mut clock = vec![0i64; mine.len().max(1)];
+            // Per scanner: the phone's scan counter, and how far into each
+            // session its officer is (scans start as the apel does).
+            let mut seq = vec![0u64; mine.len().max(1)];
+            let mut clock = vec![vec![0i64; mine.len().max(1)]; sessions.len()];
             for i in 0..self.pop.people.len() {
                 let p = &self.pop.people[i];
                 if p.agency != a || !p.present || p.full_leave || p.officer {
@@ -71,11 +74,12 @@ impl Gen<'_> {
                     let Some(dev) = mine.get(k.min(mine.len().saturating_sub(1))) else {
                         continue;
                     };
-                    clock[k] += self.rng.int(4, 12) as i64;
-                    let mut t = at(a, *day, 6 * 60 + 15) + Duration::seconds(clock[k]);
+                    clock[s][k] += self.rng.int(4, 12) as i64;
+                    seq[k] += 1;
+                    let mut t = at(a, *day, 6 * 60 + 30) + Duration::seconds(clock[s][k]);
                     if p.two_places && branch_day {
                         // The credential lent to a colleague at the other place.
-                        t = at(a, *day, if s == 0 { 6 * 60 + 28 } else { 6 * 60 + 40 });
+                        t = at(a, *day, if s == 0 { 6 * 60 + 33 } else { 6 * 60 + 45 });
                     }
                     let pos = jitter(self.rng, *centre);
                     self.out.att(
@@ -84,7 +88,7 @@ impl Gen<'_> {
                             session_id: id.clone(),
                             scan: Some(ev::ScanReport {
                                 scanner_id: dev.0.clone(),
-                                device_seq: clock[k] as u64,
+                                device_seq: seq[k],
                                 scanned_at: ts(t),
                                 position: geo(pos),
                                 accuracy_m: 6.0,

@@ -61,7 +61,9 @@ impl Gen<'_> {
                         agency_id: agency.into(),
                     }),
                 );
-            } else if p.present {
+            } else {
+                // Whoever keeps a ghost on the payroll keeps its data
+                // current too: only a missed campaign is a signal.
                 self.out.id(
                     later,
                     Id::WorkerReverified(ev::WorkerReverified {

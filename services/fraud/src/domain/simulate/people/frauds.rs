@@ -147,6 +147,8 @@ pub(super) fn plant(
                 p.joined = date(2024, 7, 1);
                 p.birth = date(2009, 2, 11);
             }
+            // The NIK encodes the birth date the registry reads.
+            p.nik = super::nik_with_birth(&p.nik, p.birth, p.sex);
             mark(people, g, Detector::ImpossibleBirthDate);
             1
         }
