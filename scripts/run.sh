@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make run: build the release binaries, start NATS, PostgreSQL and every service listed in
 # scripts/services.txt (lines `name port`; the binary is pantau-<name>), then wait. Ctrl-C stops
-# the services, then NATS, then PostgreSQL. Data stays in .data/ between runs.
+# the services, then NATS, then PostgreSQL. Data stays in .data/ between runs. On the first start
+# (no .data/sim-truth.json yet) `pantau sim` seeds a demo province in the background: last month
+# of PANTAU_DEMO_WORKERS workers (default 2000; 0 seeds nothing), then the fraud detectors run.
 #
 #   scripts/run.sh          start everything in the foreground
 #   scripts/run.sh stop     stop whatever an earlier run left behind
@@ -36,6 +38,7 @@ stop_all() {
   trap - INT TERM EXIT
   trap '' PIPE # keep stopping in order even if whatever read our output (| tee) is gone
   local f
+  if [ -n "${seed_pid:-}" ]; then pkill -TERM -P "$seed_pid" 2>/dev/null || true; fi
   for f in "$data"/run/*.pid; do
     if [ -e "$f" ]; then stop_service "$(basename "$f" .pid)"; fi
   done
@@ -83,6 +86,9 @@ export PANTAU_DATABASE_URL=postgres://pantau@127.0.0.1:$pg_port/postgres
 export PANTAU_ADMIN_ID=${PANTAU_ADMIN_ID:-admin}
 export PANTAU_ADMIN_PASSWORD=${PANTAU_ADMIN_PASSWORD:-pantau-dev-admin}
 export PANTAU_FINGERPRINT_SECRET=${PANTAU_FINGERPRINT_SECRET:-dev-fingerprint-secret-change-me}
+# A development cluster: a call's x-pantau-sim-time sets its business time (pantau sim).
+export PANTAU_DEV_CLOCK=${PANTAU_DEV_CLOCK:-true}
+demo_workers=${PANTAU_DEMO_WORKERS:-2000}
 
 pids=()
 for i in "${!names[@]}"; do
@@ -124,6 +130,23 @@ done
   echo
   echo "ready (Ctrl-C stops everything)"
 } >&2
+
+# The demo province, once: seeded in the background so the cluster is usable at once.
+if [ "$demo_workers" != 0 ] && [ ! -e "$data/sim-truth.json" ] && [ "$PANTAU_DEV_CLOCK" = true ]; then
+  log "seeding a demo province ($demo_workers workers, last month) in the background; log .data/logs/sim.log"
+  (
+    export PANTAU_LOGIN_ID=$PANTAU_ADMIN_ID PANTAU_PASSWORD=$PANTAU_ADMIN_PASSWORD
+    if "$target/release/pantau" sim --workers "$demo_workers" --truth "$data/sim-truth.json.part" \
+      >>"$data/logs/sim.log" 2>&1 &&
+      mv "$data/sim-truth.json.part" "$data/sim-truth.json" &&
+      "$target/release/pantau" sim evaluate --truth "$data/sim-truth.json" >>"$data/logs/sim.log" 2>&1; then
+      log "demo province seeded: workers sign in with password pantau-sim; fraud evaluation in .data/logs/sim.log"
+    else
+      log "warning: seeding the demo province failed, see .data/logs/sim.log"
+    fi
+  ) </dev/null &
+  seed_pid=$!
+fi
 
 # Until Ctrl-C, or until a service dies: then stop the rest and say which one.
 status=0

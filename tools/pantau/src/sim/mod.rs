@@ -179,6 +179,7 @@ async fn simulate(urls: &Urls, admin: (String, String), g: Generate) -> anyhow::
         "sim: generating {} workers for {month} (fraud rate {}, seed {:#x})",
         g.workers, g.fraud_rate, g.seed
     );
+    let started = std::time::Instant::now();
     let sim = simulate::generate(&config);
     let plan = plan::plan(&sim);
     let c = Cluster::connect(urls, admin, g.worker_password.clone()).await?;
@@ -201,9 +202,10 @@ async fn simulate(urls: &Urls, admin: (String, String), g: Generate) -> anyhow::
     let truth = truth_of(&c, &sim, &config, failed);
     write_truth(&g.truth, &truth)?;
     eprintln!(
-        "sim: {} calls for {} workers; {} planted frauds; ground truth in {}",
+        "sim: {} calls for {} workers in {:.0} s; {} planted frauds; ground truth in {}",
         plan.steps.len() + plan.workers.len(),
         known,
+        started.elapsed().as_secs_f64(),
         truth.planted.len(),
         g.truth.display()
     );
