@@ -305,17 +305,7 @@ async fn evaluate(
         .with_context(|| format!("failed to read {}", truth_path.display()))?;
     let truth: Truth = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a ground truth file", truth_path.display()))?;
-    let c = Cluster::connect(
-        &Urls {
-            identity: urls.identity.clone(),
-            attendance: urls.attendance.clone(),
-            activity: urls.activity.clone(),
-            fraud: urls.fraud.clone(),
-        },
-        admin,
-        String::new(),
-    )
-    .await?;
+    let c = Cluster::connect(urls, admin, String::new()).await?;
     let mut f = FraudServiceClient::new(cluster::channel(&urls.fraud, "fraud").await?);
     let run = fraud::RunDetectorsRequest {
         request_id: format!("sim-evaluate-{}", uuid::Uuid::new_v4()),

@@ -11,7 +11,7 @@
 //!   when the campaign is closed, so each campaign is closed once, at the
 //!   time of its first missed worker (a day past the deadline).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use ev::activity_event::Event as Act;
@@ -103,7 +103,7 @@ const MAX_SCANS: usize = 500;
 pub fn plan(sim: &Simulated) -> Plan {
     let mut p = Plan::default();
     let last_seen = last_activity(sim);
-    let mut closed: HashMap<String, ()> = HashMap::new();
+    let mut closed: HashSet<String> = HashSet::new();
     let mut steps: Vec<Step> = Vec::new();
     for (e, &at) in sim.events.iter().zip(&sim.times) {
         let call = match e {
@@ -122,7 +122,7 @@ pub fn plan(sim: &Simulated) -> Plan {
                 }
                 Id::CampaignOpened(c) => Call::OpenCampaign(c.clone()),
                 Id::ReverificationMissed(m) => {
-                    if closed.insert(m.campaign_id.clone(), ()).is_some() {
+                    if !closed.insert(m.campaign_id.clone()) {
                         continue;
                     }
                     Call::CloseCampaign {

@@ -397,7 +397,7 @@ async fn upload(c: &Cluster, at: DateTime<Utc>, scans: &[ev::ScanAccepted]) {
     let mut out = Vec::with_capacity(scans.len());
     for s in scans {
         let Some(report) = &s.scan else { continue };
-        let Some((credential, secret)) = super::steps::secret(c, &s.worker_id).await else {
+        let Some((credential, secret)) = secret(c, &s.worker_id).await else {
             unknown(c, "UploadScans");
             continue;
         };
