@@ -6,13 +6,16 @@
 //! `PANTAU_BENCH_REPORTS` activity's reports (default 50,000),
 //! `PANTAU_BENCH_SCORING_WORKERS` the province scoring rebuilds (default
 //! 100,000 workers, about 5 million events) and
-//! `PANTAU_BENCH_SCORING_CLOSE_WORKERS` the one it closes (default 10,000).
+//! `PANTAU_BENCH_SCORING_CLOSE_WORKERS` the one it closes (default 10,000),
+//! and `PANTAU_BENCH_FRAUD_WORKERS` the generated province whose month the
+//! fraud detectors run through (default 100,000 workers).
 //! `PANTAU_BENCH_ONLY` runs only the listed parts beside the raw ceilings,
-//! comma-separated: `identity`, `attendance`, `activity`, `scoring`.
+//! comma-separated: `identity`, `attendance`, `activity`, `scoring`, `fraud`.
 
 mod activity;
 mod attendance;
 mod data;
+mod fraud;
 mod identity;
 mod nats;
 mod postgres;
@@ -31,7 +34,7 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-const PARTS: [&str; 4] = ["identity", "attendance", "activity", "scoring"];
+const PARTS: [&str; 5] = ["identity", "attendance", "activity", "scoring", "fraud"];
 
 /// A positive count from the environment, or `default`.
 fn count(var: &str, default: usize) -> anyhow::Result<usize> {
@@ -62,6 +65,7 @@ async fn run() -> anyhow::Result<serde_json::Value> {
     let reports = count("PANTAU_BENCH_REPORTS", 50_000)?;
     let scoring_workers = count("PANTAU_BENCH_SCORING_WORKERS", 100_000)?;
     let close_workers = count("PANTAU_BENCH_SCORING_CLOSE_WORKERS", 10_000)?;
+    let fraud_workers = count("PANTAU_BENCH_FRAUD_WORKERS", 100_000)?;
     let raw_nats = nats::run().await?;
     let pg = pantau_testkit::PgServer::start().await?;
     let raw_postgres = postgres::run(&pg).await?;
@@ -79,6 +83,11 @@ async fn run() -> anyhow::Result<serde_json::Value> {
     if wants("scoring") {
         scoring = scoring::run(&pg, scoring_workers, close_workers).await?;
     }
+    let mut fraud = serde_json::Value::Null;
+    if wants("fraud") {
+        fraud = fraud::run(&pg, fraud_workers).await?;
+        fraud["ratios"] = util::fraud_ratios(&raw_nats, &fraud);
+    }
     let mut identity = serde_json::Value::Null;
     if wants("identity") {
         identity = identity::run(&pg, workers).await?;
@@ -93,5 +102,6 @@ async fn run() -> anyhow::Result<serde_json::Value> {
         "attendance": attendance,
         "activity": activity,
         "scoring": scoring,
+        "fraud": fraud,
     }))
 }

@@ -168,3 +168,68 @@ impl CpuSample {
         })
     }
 }
+
+/// How the fraud figures compare with the raw JetStream ceilings: the
+/// consume of the same streams in the fraud part, and the durable appends
+/// of the raw part (can a replica keep up with the fastest writes?).
+pub fn fraud_ratios(nats: &Value, fraud: &Value) -> Value {
+    let raw = fraud["raw_consume"]["per_sec"].as_f64();
+    let fold = fraud["fold"]["events_per_sec"].as_f64();
+    let end_to_end = fraud["end_to_end"]["events_per_sec"].as_f64();
+    json!({
+        "fold_vs_raw_consume": ratio(fold, raw),
+        "end_to_end_vs_raw_consume": ratio(end_to_end, raw),
+        "fold_vs_in_process_fold":
+            ratio(fold, fraud["in_process"]["fold_events_per_sec"].as_f64()),
+        "fold_vs_durable_eventstore_batched":
+            ratio(fold, nats["durable"]["eventstore_batched_per_sec"].as_f64()),
+    })
+}
+
+/// Resident memory in MB, now and at its peak, of this process and of the
+/// nats-server processes it started, from `/proc`; null where there is none.
+pub fn memory_mb() -> Value {
+    let Some((rss, peak)) = status_kb("self") else {
+        return Value::Null;
+    };
+    let me = std::process::id().to_string();
+    let (mut nats_rss, mut nats_peak) = (0u64, 0u64);
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...
+        let Some((comm, rest)) = stat.split_once(" (").and_then(|(_, r)| r.rsplit_once(") "))
+        else {
+            continue;
+        };
+        let ppid = rest.split_whitespace().nth(1);
+        if comm == "nats-server"
+            && ppid == Some(me.as_str())
+            && let Some((r, p)) = status_kb(&pid)
+        {
+            nats_rss += r;
+            nats_peak += p;
+        }
+    }
+    let mb = |kb: u64| kb / 1024;
+    json!({
+        "bench_rss": mb(rss),
+        "bench_peak_rss": mb(peak),
+        "nats_server_rss": mb(nats_rss),
+        "nats_server_peak_rss": mb(nats_peak),
+    })
+}
+
+/// VmRSS and VmHWM of a process, in kB.
+fn status_kb(pid: &str) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
