@@ -30,11 +30,10 @@ use pantau_qr::Credential;
 use pantau_testkit::{NatsServer, PgServer};
 use prost::Message;
 use serde_json::{Value, json};
-use tonic::Request;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-use crate::util::{CpuSample, latency_ms, log, per_sec};
+use crate::util::{CpuSample, authed, latency_ms, log, per_sec};
 
 const SCANNERS: usize = 20;
 const CEREMONY_SCANS: usize = 4_000;
@@ -45,13 +44,6 @@ const OFFERED_PER_SEC: f64 = 10_000.0;
 /// a load balancer in front of the replicas pools them like this).
 const CONNECTIONS: usize = 16;
 const SQUARE: (f64, f64) = (-0.5022, 117.1536);
-
-fn authed<T>(token: &str, msg: T) -> anyhow::Result<Request<T>> {
-    let mut req = Request::new(msg);
-    req.metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse()?);
-    Ok(req)
-}
 
 struct Registry {
     identity: EventStore,

@@ -34,9 +34,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use pantau_authn::{Claims, Issuer, SigningKeyPair};
 use pantau_eventstore::{AppendMode, EventStore, NewEvent};
 use pantau_fraud::domain::Month;
@@ -50,7 +48,7 @@ use pantau_testkit::{NatsServer, PgServer};
 use serde_json::{Value, json};
 use tonic::transport::Channel;
 
-use crate::util::{CpuSample, log, memory_mb, per_sec};
+use crate::util::{CpuSample, authed, log, memory_mb, per_sec, read_streams};
 
 /// Events one atomic batch writes (the event store's group commit uses
 /// the same size).
@@ -137,41 +135,6 @@ async fn write_month(s: &Streams, events: &[SimEvent]) -> anyhow::Result<u64> {
         append_in_order(&s.activity, activity),
     )?;
     Ok(a + b + c)
-}
-
-/// Reads the three streams end to end with an ordered consumer, counting.
-async fn raw_consume(s: &Streams) -> anyhow::Result<(u64, Duration)> {
-    let start = Instant::now();
-    let mut n = 0u64;
-    for store in s.all() {
-        let last = store.last_sequence().await?;
-        if last == 0 {
-            continue;
-        }
-        let stream = store.jetstream().get_stream(store.stream_name()).await?;
-        let consumer = stream
-            .create_consumer(OrderedConfig {
-                deliver_policy: DeliverPolicy::All,
-                ..Default::default()
-            })
-            .await?;
-        let mut messages = consumer.messages().await?;
-        while let Some(m) = messages.next().await {
-            let m = m?;
-            n += 1;
-            if m.info().map(|i| i.stream_sequence).unwrap_or(0) >= last {
-                break;
-            }
-        }
-    }
-    Ok((n, start.elapsed()))
-}
-
-fn authed<T>(token: &str, msg: T) -> anyhow::Result<tonic::Request<T>> {
-    let mut r = tonic::Request::new(msg);
-    r.metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse()?);
-    Ok(r)
 }
 
 /// Every finding of `month`, with each signal's detector and related
@@ -369,7 +332,7 @@ pub async fn run(pg: &PgServer, workers: usize) -> anyhow::Result<Value> {
 
     log("fraud: raw consume of the identity, attendance and activity streams");
     let cpu = CpuSample::now();
-    let (raw_n, raw_took) = raw_consume(&streams).await?;
+    let (raw_n, raw_took) = read_streams(&streams.all()).await?;
     let raw_cpu = cpu.map_or(Value::Null, |c| c.since(raw_n as usize));
     let raw_rate = per_sec(raw_n as usize, raw_took);
     log(&format!(

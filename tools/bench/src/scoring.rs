@@ -26,7 +26,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
 use bytes::Bytes;
 use chrono::{Datelike, NaiveDate, Weekday};
 use futures::StreamExt;
@@ -45,7 +44,7 @@ use pantau_testkit::{NatsServer, PgServer};
 use prost::Message;
 use serde_json::{Value, json};
 
-use crate::util::{CpuSample, log, per_sec};
+use crate::util::{CpuSample, log, per_sec, read_streams};
 
 const AGENCIES: usize = 20;
 const UNITS: usize = 5;
@@ -341,31 +340,6 @@ fn rule_set_event() -> ev::RuleSetPublished {
     }
 }
 
-/// Reads both fact streams end to end with an ordered consumer, counting.
-async fn raw_consume(p: &Province) -> anyhow::Result<(u64, Duration)> {
-    let start = Instant::now();
-    let mut n = 0u64;
-    for store in [&p.attendance, &p.activity] {
-        let last = store.last_sequence().await?;
-        let stream = store.jetstream().get_stream(store.stream_name()).await?;
-        let consumer = stream
-            .create_consumer(OrderedConfig {
-                deliver_policy: DeliverPolicy::All,
-                ..Default::default()
-            })
-            .await?;
-        let mut messages = consumer.messages().await?;
-        while let Some(m) = messages.next().await {
-            let m = m?;
-            n += 1;
-            if m.info().map(|i| i.stream_sequence).unwrap_or(0) >= last {
-                break;
-            }
-        }
-    }
-    Ok((n, start.elapsed()))
-}
-
 pub async fn run(pg: &PgServer, workers: usize, close_workers: usize) -> anyhow::Result<Value> {
     log("scoring: starting a NATS server (file storage, no per-write sync)");
     let nats = NatsServer::spawn(false).await?;
@@ -382,7 +356,7 @@ pub async fn run(pg: &PgServer, workers: usize, close_workers: usize) -> anyhow:
 
     log("scoring: raw consume of the attendance and activity streams");
     let cpu = CpuSample::now();
-    let (raw_n, raw_took) = raw_consume(&province).await?;
+    let (raw_n, raw_took) = read_streams(&[&province.attendance, &province.activity]).await?;
     let raw_cpu = cpu.map_or(Value::Null, |c| c.since(raw_n as usize));
     let raw_rate = per_sec(raw_n as usize, raw_took);
     log(&format!(

@@ -233,3 +233,44 @@ fn status_kb(pid: &str) -> Option<(u64, u64)> {
     };
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
+
+/// Reads `stores` end to end, one after the other, with an ordered
+/// consumer, counting messages (no decoding): the raw consume ceiling.
+pub async fn read_streams(
+    stores: &[&pantau_eventstore::EventStore],
+) -> anyhow::Result<(u64, Duration)> {
+    use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+    use futures::StreamExt;
+    let start = std::time::Instant::now();
+    let mut n = 0u64;
+    for store in stores {
+        let last = store.last_sequence().await?;
+        if last == 0 {
+            continue;
+        }
+        let stream = store.jetstream().get_stream(store.stream_name()).await?;
+        let consumer = stream
+            .create_consumer(OrderedConfig {
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await?;
+        let mut messages = consumer.messages().await?;
+        while let Some(m) = messages.next().await {
+            let m = m?;
+            n += 1;
+            if m.info().map(|i| i.stream_sequence).unwrap_or(0) >= last {
+                break;
+            }
+        }
+    }
+    Ok((n, start.elapsed()))
+}
+
+/// `msg` with `authorization: Bearer <token>`.
+pub fn authed<T>(token: &str, msg: T) -> anyhow::Result<tonic::Request<T>> {
+    let mut req = tonic::Request::new(msg);
+    req.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
+    Ok(req)
+}
