@@ -453,9 +453,11 @@ mod tests {
         g.deactivate("x1", "2026-03-10");
         g.check_in("x1", "2026-03-12T01:00:00Z", SITE.0, SITE.1);
         for w in ["s1", "s2", "s3"] {
-            let mut p = presence(w, "2026-03-02T01:00:00Z", SITE.0, SITE.1);
-            p.device_id = "dev".into();
-            g.presence(p);
+            for at in ["2026-03-02T01:00:00Z", "2026-03-03T01:00:00Z"] {
+                let mut p = presence(w, at, SITE.0, SITE.1);
+                p.device_id = "dev".into();
+                g.presence(p);
+            }
         }
         g.session("a", "2026-03-17T01:00:00Z", SITE.0, SITE.1);
         g.session("b", "2026-03-17T01:00:00Z", SITE.0 + 0.045, SITE.1);

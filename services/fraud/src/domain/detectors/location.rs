@@ -18,6 +18,7 @@ use crate::domain::model::{CheckIn, EventRef, Position, Province};
 
 pub const SHARED_DEVICE_MIN_WORKERS: usize = 3;
 pub const SAME_COORDINATES_MIN_WORKERS: usize = 3;
+pub const SAME_COORDINATES_MIN_DAYS: usize = 2;
 /// Coordinates are "the same" when equal once rounded to this many degrees.
 pub const COORDINATE_PRECISION_DEG: f64 = 1e-6;
 pub const TWO_PLACES_MIN_DISTANCE_M: f64 = 1_000.0;
@@ -102,10 +103,14 @@ fn grid(degrees: f64) -> i64 {
     (degrees / COORDINATE_PRECISION_DEG).round() as i64
 }
 
-/// `same_coordinates`: [`SAME_COORDINATES_MIN_WORKERS`]+ distinct workers
-/// whose check-ins of one day sit on exactly the same coordinates (to
-/// [`COORDINATE_PRECISION_DEG`]). Real phones side by side differ in the
-/// sixth decimal; one fake-GPS preset does not.
+/// `same_coordinates`: a worker who, on [`SAME_COORDINATES_MIN_DAYS`]+
+/// days of the month, checked in on exactly the same coordinates (to
+/// [`COORDINATE_PRECISION_DEG`]) as [`SAME_COORDINATES_MIN_WORKERS`]−1+
+/// other workers that day. Real phones side by side differ in the sixth
+/// decimal; one fake-GPS preset does not, and it does so every day. A
+/// province of honest phones does meet exactly by chance (at 100,000
+/// workers, about 17 triples of fixes a month), but not again on another
+/// day.
 pub fn same_coordinates(p: &Province, month: Month) -> Vec<Signal> {
     type Spot = (NaiveDate, i64, i64);
     let mut spots: BTreeMap<Spot, (Position, BTreeMap<&str, Vec<EventRef>>)> = BTreeMap::new();
@@ -117,24 +122,54 @@ pub fn same_coordinates(p: &Province, month: Month) -> Vec<Signal> {
         let (_, workers) = spots.entry(spot).or_insert_with(|| (pos, BTreeMap::new()));
         workers.entry(&c.worker_id).or_default().push(c.event);
     }
-    let mut out = Vec::new();
-    for ((day, _, _), (pos, workers)) in spots {
+    /// One day a worker shared a spot: where, with whom, and the events.
+    struct Met<'a> {
+        day: NaiveDate,
+        pos: Position,
+        others: Vec<&'a str>,
+        evidence: Vec<EventRef>,
+    }
+    let mut met: BTreeMap<&str, Vec<Met>> = BTreeMap::new();
+    for ((day, _, _), (pos, workers)) in &spots {
         if workers.len() < SAME_COORDINATES_MIN_WORKERS {
             continue;
         }
-        out.extend(crowd(
+        let firsts: Vec<EventRef> = workers.values().filter_map(|r| r.first().copied()).collect();
+        for (w, refs) in workers {
+            met.entry(w).or_default().push(Met {
+                day: *day,
+                pos: *pos,
+                others: workers.keys().copied().filter(|o| o != w).collect(),
+                evidence: refs.iter().chain(&firsts).copied().collect(),
+            });
+        }
+    }
+    let mut out = Vec::new();
+    for (w, days) in met {
+        let distinct: BTreeSet<NaiveDate> = days.iter().map(|m| m.day).collect();
+        if distinct.len() < SAME_COORDINATES_MIN_DAYS {
+            continue;
+        }
+        let others: BTreeSet<&str> = days.iter().flat_map(|m| m.others.iter().copied()).collect();
+        let others: Vec<&str> = others.into_iter().collect();
+        let first = &days[0];
+        let explanation = format!(
+            "on {} day(s) of {month} {w} checked in at exactly the same coordinates as other \
+             workers, first on {} at ({:.6}, {:.6}); together with {}.",
+            distinct.len(),
+            first.day,
+            first.pos.lat,
+            first.pos.lon,
+            list(&others)
+        );
+        let evidence = days.iter().flat_map(|m| m.evidence.iter().copied());
+        let related = others.iter().map(|o| (*o).to_owned());
+        out.push(Signal::new(
             Detector::SameCoordinates,
-            &workers,
-            |w, _, others| {
-                format!(
-                    "on {day} {w} checked in at exactly ({:.6}, {:.6}), as did {} other worker(s): \
-                 {}.",
-                    pos.lat,
-                    pos.lon,
-                    others.len(),
-                    list(others)
-                )
-            },
+            w,
+            explanation,
+            evidence.collect::<Vec<_>>(),
+            related,
         ));
     }
     out
@@ -419,29 +454,40 @@ mod tests {
     }
 
     #[test]
-    fn three_workers_at_exactly_one_spot_on_one_day_are_same_coordinates() {
+    fn three_workers_at_exactly_one_spot_on_two_days_are_same_coordinates() {
         let mut g = Given::new();
         let a = g.check_in("w1", "2026-03-02T01:00:00Z", SITE.0, SITE.1);
         let b = g.check_in("w2", "2026-03-02T01:05:00Z", SITE.0, SITE.1);
         let c = g.check_in("w3", "2026-03-02T09:00:00Z", SITE.0, SITE.1);
+        let a2 = g.check_in("w1", "2026-03-09T01:00:00Z", SITE.0, SITE.1);
+        let b2 = g.check_in("w2", "2026-03-09T01:02:00Z", SITE.0, SITE.1);
+        let d2 = g.check_in("w4", "2026-03-09T01:03:00Z", SITE.0, SITE.1);
+        // w3 and w4 met the others on one day only: a chance meeting.
         // The same spot on other days, and neighbours a few decimals apart.
-        g.check_in("w4", &at_eight(3), SITE.0, SITE.1);
         g.check_in("w5", &at_eight(4), SITE.0, SITE.1);
         g.check_in("w6", &at_eight(5), SITE.0, SITE.1);
-        for (i, w) in ["w7", "w8", "w9"].into_iter().enumerate() {
-            g.check_in(w, &at_eight(6), SITE.0 + 3e-6 * i as f64, SITE.1);
+        for day in [6, 7] {
+            for (i, w) in ["w7", "w8", "w9"].into_iter().enumerate() {
+                g.check_in(w, &at_eight(day), SITE.0 + 3e-6 * i as f64, SITE.1);
+            }
         }
         let signals = same_coordinates(&g.p, m(MARCH));
         assert_eq!(
             found(&signals),
-            [
-                ("w1", vec!["w2", "w3"]),
-                ("w2", vec!["w1", "w3"]),
-                ("w3", vec!["w1", "w2"])
-            ]
+            [("w1", vec!["w2", "w3", "w4"]), ("w2", vec!["w1", "w3", "w4"])]
         );
-        assert_eq!(signals[2].evidence, [a, b, c]);
+        assert_eq!(signals[1].evidence, [a, b, c, a2, b2, d2]);
+        assert!(signals[0].explanation.contains("on 2 day(s)"));
         assert!(signals[0].explanation.contains("(-6.175392, 106.827153)"));
+    }
+
+    #[test]
+    fn three_workers_meeting_at_exactly_one_spot_on_one_day_only_are_chance() {
+        let mut g = Given::new();
+        for w in ["w1", "w2", "w3", "w4"] {
+            g.check_in(w, "2026-03-02T01:00:00Z", SITE.0, SITE.1);
+        }
+        assert!(same_coordinates(&g.p, m(MARCH)).is_empty());
     }
 
     fn two_sessions(g: &mut Given) -> (EventRef, EventRef) {

@@ -11,6 +11,10 @@ use super::{
     workdays,
 };
 
+/// The campaign runs from day 20 to day 45 after `t0`; workers re-verify
+/// from day 25, within this many seconds.
+const REVERIFY_SPREAD_SECS: i64 = 19 * 86_400;
+
 impl Gen<'_> {
     pub(super) fn registry(&mut self) {
         let t0 = at(0, self.month.first_day(), 0) - Duration::days(60);
@@ -46,12 +50,16 @@ impl Gen<'_> {
             );
         }
         for (i, p) in self.pop.people.iter().enumerate() {
-            let registered = t0 + Duration::minutes(10 + i as i64);
+            // A second apart, so that even 100,000 workers are on the
+            // registry a day later, long before the campaign opens.
+            let registered = t0 + Duration::minutes(10) + Duration::seconds(i as i64);
             self.out
                 .id(registered, Id::WorkerRegistered(self.registration(p)));
             let agency = AGENCIES[p.agency].id;
             let campaign = format!("{CAMPAIGN}-{agency}");
-            let later = t0 + Duration::days(25) + Duration::seconds(i as i64 * 37);
+            // Spread over the campaign's last 19 days, before its deadline.
+            let spread = (i as i64 * 37) % REVERIFY_SPREAD_SECS;
+            let later = t0 + Duration::days(25) + Duration::seconds(spread);
             if p.missed_reverification {
                 self.out.id(
                     t0 + Duration::days(46),
