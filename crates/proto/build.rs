@@ -22,11 +22,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "pantau/scoring/v1/scoring.proto",
         "pantau/events/v1/fraud.proto",
         "pantau/fraud/v1/fraud.proto",
+        "pantau/reporting/v1/reporting.proto",
     ];
     let paths: Vec<PathBuf> = files.iter().map(|f| root.join(f)).collect();
     let descriptor = PathBuf::from(std::env::var("OUT_DIR")?).join("pantau_descriptor.bin");
     tonic_prost_build::configure()
         .file_descriptor_set_path(&descriptor)
+        // The reporting API is also served as JSON: one set of types.
+        .message_attribute(".pantau.reporting.v1", "#[derive(serde::Serialize)]")
         .compile_protos(&paths, std::slice::from_ref(&root))?;
     // Each file as well as the folder: a folder alone is judged by the
     // newest mtime cargo finds in it, and an edited file must always count.

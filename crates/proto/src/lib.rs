@@ -37,5 +37,11 @@ pub mod fraud {
     }
 }
 
+pub mod reporting {
+    pub mod v1 {
+        tonic::include_proto!("pantau.reporting.v1");
+    }
+}
+
 /// Encoded `FileDescriptorSet` of every Pantau proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("pantau_descriptor");

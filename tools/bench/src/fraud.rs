@@ -28,15 +28,13 @@
 //! - `service_findings`: the findings read back (`ListFindings`,
 //!   `GetFinding`) and scored against the ground truth.
 
-mod subjects;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use pantau_authn::{Claims, Issuer, SigningKeyPair};
-use pantau_eventstore::{AppendMode, EventStore, NewEvent};
+use pantau_feed::{Streams, write_month};
 use pantau_fraud::domain::Month;
 use pantau_fraud::domain::detectors::{Detector, detect_all};
 use pantau_fraud::domain::simulate::{
@@ -50,93 +48,10 @@ use tonic::transport::Channel;
 
 use crate::util::{CpuSample, authed, log, memory_mb, per_sec, read_streams};
 
-/// Events one atomic batch writes (the event store's group commit uses
-/// the same size).
-const BATCH: usize = 1000;
 /// Findings one `ListFindings` page asks for (the service's maximum).
 const PAGE: u32 = 500;
 
 /// The streams the fraud service follows.
-struct Streams {
-    identity: EventStore,
-    attendance: EventStore,
-    activity: EventStore,
-}
-
-impl Streams {
-    async fn open(client: &async_nats::Client) -> anyhow::Result<Streams> {
-        let open = |context: &'static str| {
-            EventStore::open_context(client, context, AppendMode::Pipelined)
-        };
-        Ok(Streams {
-            identity: open("identity").await?,
-            attendance: open("attendance").await?,
-            activity: open("activity").await?,
-        })
-    }
-
-    fn all(&self) -> [&EventStore; 3] {
-        [&self.identity, &self.attendance, &self.activity]
-    }
-}
-
-/// Appends `events` in order, each where the generator numbered it, in
-/// atomic batches one after the other: pipelined single appends from one
-/// task can overtake each other (a publish waiting for its turn is polled
-/// after later ones), and the fold depends on the order.
-async fn append_in_order(
-    store: &EventStore,
-    events: impl Iterator<Item = anyhow::Result<(u64, NewEvent)>>,
-) -> anyhow::Result<u64> {
-    let mut events = events.peekable();
-    let mut n = 0u64;
-    while events.peek().is_some() {
-        let (mut seqs, mut batch) = (Vec::with_capacity(BATCH), Vec::with_capacity(BATCH));
-        for item in events.by_ref().take(BATCH) {
-            let (seq, event) = item?;
-            seqs.push(seq);
-            batch.push(event);
-        }
-        let stored = store
-            .append_atomic(batch)
-            .await
-            .context("failed to append the bench month")?;
-        for (seq, at) in seqs.iter().zip(&stored) {
-            anyhow::ensure!(
-                at.sequence == *seq,
-                "{}: event {seq} stored at {}: the month was reordered",
-                store.stream_name(),
-                at.sequence
-            );
-        }
-        n += stored.len() as u64;
-    }
-    Ok(n)
-}
-
-/// Writes the month onto the three streams (concurrently; each in order).
-async fn write_month(s: &Streams, events: &[SimEvent]) -> anyhow::Result<u64> {
-    let identity = events.iter().filter_map(|e| match e {
-        SimEvent::Identity { seq, event } => Some(Ok((*seq, subjects::identity(event)))),
-        _ => None,
-    });
-    let attendance = events.iter().filter_map(|e| match e {
-        SimEvent::Attendance { seq, event } => Some(Ok((*seq, subjects::attendance(event)))),
-        _ => None,
-    });
-    let mut days = subjects::ReportDays::default();
-    let activity = events.iter().filter_map(move |e| match e {
-        SimEvent::Activity { seq, event } => Some(days.activity(event).map(|e| (*seq, e))),
-        _ => None,
-    });
-    let (a, b, c) = tokio::try_join!(
-        append_in_order(&s.identity, identity),
-        append_in_order(&s.attendance, attendance),
-        append_in_order(&s.activity, activity),
-    )?;
-    Ok(a + b + c)
-}
-
 /// Every finding of `month`, with each signal's detector and related
 /// workers, as `pantau sim evaluate` reads them.
 async fn findings(
@@ -307,7 +222,7 @@ pub async fn run(pg: &PgServer, workers: usize) -> anyhow::Result<Value> {
     let issuer = Issuer::new(SigningKeyPair::generate().map_err(|e| anyhow::anyhow!("{e}"))?);
     streams
         .identity
-        .append(subjects::identity(&I::SigningKeyPublished(
+        .append(pantau_feed::identity(&I::SigningKeyPublished(
             ev::SigningKeyPublished {
                 key_id: issuer.key_id().to_owned(),
                 public_key: issuer.public_key_bytes().to_vec(),

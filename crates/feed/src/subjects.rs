@@ -1,7 +1,7 @@
 //! Where each generated event goes: the subject the owning service appends
 //! it to (its aggregate), with the envelope its appends carry
 //! (`Pantau-Event-Type` from the service's own naming, causal metadata),
-//! so the fraud service reads the month exactly as it would in production.
+//! so every consumer reads the month exactly as it would in production.
 
 use std::collections::HashMap;
 
@@ -15,13 +15,13 @@ use pantau_proto::events::v1::{
     activity_event::Event as A, attendance_event::Event as T, identity_event::Event as I,
 };
 
-/// Who the bench appends as: one command for the whole month.
+/// Who the month is appended as: one command for the whole month.
 fn metadata() -> Metadata {
     Metadata {
-        correlation_id: "bench-fraud-month".into(),
-        causation_id: "bench-fraud-month".into(),
-        request_id: Some("bench-fraud-month".into()),
-        actor: Some("bench".into()),
+        correlation_id: "generated-month".into(),
+        causation_id: "generated-month".into(),
+        request_id: Some("generated-month".into()),
+        actor: Some("pantau-feed".into()),
     }
 }
 

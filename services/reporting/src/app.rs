@@ -1,0 +1,133 @@
+//! Wiring: database, streams, the five projections, identity's token keys,
+//! the gRPC server and the HTTP server.
+
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context;
+use pantau_eventstore::{AppendMode, EventStore, Follower};
+use pantau_platform::shutdown::Shutdown;
+use pantau_platform::tokens::TokenChecker;
+use pantau_projection::{Runner, RunnerOptions};
+use pantau_proto::reporting::v1::reporting_service_server::ReportingServiceServer;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::core::{Feed, Keys, Reporting, apply_identity_payload};
+use crate::grpc::Api;
+use crate::projections::{activity, attendance, fraud, identity, scoring};
+use crate::report::Reports;
+
+pub const SERVICE_NAME: &str = "pantau.reporting.v1.ReportingService";
+
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub http_addr: std::net::SocketAddr,
+    pub reporting: Arc<Reporting>,
+    shutdown: Shutdown,
+    server: tokio::task::JoinHandle<()>,
+    http: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    pub async fn stop(self) {
+        self.shutdown.trigger();
+        let _ = self.server.await;
+        let _ = self.http.await;
+    }
+}
+
+async fn feed<P: pantau_projection::Projection>(
+    projection: P,
+    pool: &sqlx::PgPool,
+    store: EventStore,
+    options: &RunnerOptions,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Feed> {
+    let handle = Runner::new(projection, pool.clone(), store.clone(), options.clone())
+        .spawn(shutdown.clone())
+        .await?;
+    Ok(Feed { store, handle })
+}
+
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let pool = pantau_platform::db::connect(&config.database_url, &config.database, 16).await?;
+    let client = async_nats::connect(&config.nats_url)
+        .await
+        .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
+    // Read only; opening them makes sure they exist when reporting starts first.
+    let open =
+        |context: &'static str| EventStore::open_context(&client, context, AppendMode::Pipelined);
+    let (ids, att, act, sco, fra) = (
+        open("identity").await?,
+        open("attendance").await?,
+        open("activity").await?,
+        open("scoring").await?,
+        open("fraud").await?,
+    );
+    let shutdown = Shutdown::new();
+    let keys = Arc::new(RwLock::new(Keys::default()));
+    let keys_follower = Follower::start(
+        ids.jetstream().clone(),
+        ids.stream_name(),
+        vec!["pantau.identity.signing_key.*".into()],
+        keys.clone(),
+        apply_identity_payload,
+        shutdown.clone(),
+    )
+    .await
+    .context("failed to follow identity's signing keys")?;
+    let options = RunnerOptions {
+        batch_size: config.batch_size,
+        ..RunnerOptions::default()
+    };
+    let feeds = vec![
+        feed(identity::Identity, &pool, ids, &options, &shutdown).await?,
+        feed(attendance::Attendance, &pool, att, &options, &shutdown).await?,
+        feed(activity::Activity, &pool, act, &options, &shutdown).await?,
+        feed(scoring::Scoring, &pool, sco, &options, &shutdown).await?,
+        feed(fraud::Fraud, &pool, fra, &options, &shutdown).await?,
+    ];
+    let reporting = Arc::new(Reporting {
+        reports: Reports::new(pool, config.cache_ttl),
+        feeds,
+        keys,
+        keys_follower,
+        tokens: TokenChecker::start(),
+        tile_url: config.tile_url.clone(),
+        tile_attribution: config.tile_attribution.clone(),
+    });
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("failed to listen on {}", config.addr))?;
+    let routes = tonic::service::Routes::new(ReportingServiceServer::new(Api(reporting.clone())));
+    let (addr, server) = pantau_platform::grpc::spawn_server(
+        listener,
+        SERVICE_NAME,
+        routes,
+        config.dev_clock,
+        shutdown.clone(),
+    )
+    .await?;
+    let http_listener = TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("failed to listen on {}", config.http_addr))?;
+    let http_addr = http_listener.local_addr()?;
+    let router = crate::http::router(reporting.clone());
+    let stop = shutdown.clone();
+    let http = tokio::spawn(async move {
+        let served = axum::serve(http_listener, router)
+            .with_graceful_shutdown(async move { stop.wait().await })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    });
+    Ok(Running {
+        addr,
+        http_addr,
+        reporting,
+        shutdown,
+        server,
+        http,
+    })
+}

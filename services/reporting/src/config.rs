@@ -1,0 +1,155 @@
+//! Every setting of the reporting service, with its default.
+
+use std::time::Duration;
+
+use pantau_platform::{ConfigError, Settings};
+
+pub const DEFAULTS: &[(&str, &str)] = &[
+    ("PANTAU_NATS_URL", "nats://127.0.0.1:4222"),
+    (
+        "PANTAU_DATABASE_URL",
+        "postgres://pantau@127.0.0.1:5432/postgres",
+    ),
+    ("PANTAU_REPORTING_DATABASE", "pantau_reporting"),
+    ("PANTAU_REPORTING_ADDR", "127.0.0.1:50056"),
+    ("PANTAU_REPORTING_HTTP_ADDR", "127.0.0.1:8080"),
+    ("PANTAU_REPORTING_BATCH_SIZE", "500"),
+    ("PANTAU_REPORTING_CACHE_SECS", "10"),
+    (
+        "PANTAU_REPORTING_TILE_URL",
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+    ),
+    (
+        "PANTAU_REPORTING_TILE_ATTRIBUTION",
+        "© OpenStreetMap contributors",
+    ),
+    ("PANTAU_DEV_CLOCK", "false"),
+];
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub nats_url: String,
+    /// Server URL; the service uses (and creates) `database` on it.
+    pub database_url: String,
+    pub database: String,
+    /// gRPC.
+    pub addr: std::net::SocketAddr,
+    /// The dashboard, the JSON API and the CSV downloads.
+    pub http_addr: std::net::SocketAddr,
+    pub dev_clock: bool,
+    /// Events the projections apply per transaction.
+    pub batch_size: usize,
+    /// How long a computed answer is served before it is computed again.
+    pub cache_ttl: Duration,
+    /// The map's tile server (`{z}/{x}/{y}`); empty: no tiles.
+    pub tile_url: String,
+    pub tile_attribution: String,
+}
+
+impl Config {
+    pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
+        let batch_size: usize = s.parse("PANTAU_REPORTING_BATCH_SIZE")?;
+        if !(1..=10_000).contains(&batch_size) {
+            return Err(ConfigError::Invalid {
+                key: "PANTAU_REPORTING_BATCH_SIZE".into(),
+                reason: "must be 1-10000".into(),
+            });
+        }
+        let cache_secs: u64 = s.parse("PANTAU_REPORTING_CACHE_SECS")?;
+        if cache_secs > 3600 {
+            return Err(ConfigError::Invalid {
+                key: "PANTAU_REPORTING_CACHE_SECS".into(),
+                reason: "must be 0-3600".into(),
+            });
+        }
+        let tile_url = s
+            .get("PANTAU_REPORTING_TILE_URL")
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        if !tile_url.is_empty()
+            && !(tile_url.starts_with("https://") || tile_url.starts_with("http://"))
+        {
+            return Err(ConfigError::Invalid {
+                key: "PANTAU_REPORTING_TILE_URL".into(),
+                reason: "must be an http(s) URL with {z}/{x}/{y}, or empty for no tiles".into(),
+            });
+        }
+        Ok(Self {
+            nats_url: s.require("PANTAU_NATS_URL")?.to_owned(),
+            database_url: s.require("PANTAU_DATABASE_URL")?.to_owned(),
+            database: s.require("PANTAU_REPORTING_DATABASE")?.to_owned(),
+            addr: s.parse("PANTAU_REPORTING_ADDR")?,
+            http_addr: s.parse("PANTAU_REPORTING_HTTP_ADDR")?,
+            dev_clock: s.parse("PANTAU_DEV_CLOCK")?,
+            batch_size,
+            cache_ttl: Duration::from_secs(cache_secs),
+            tile_url,
+            tile_attribution: s
+                .get("PANTAU_REPORTING_TILE_ATTRIBUTION")
+                .unwrap_or("")
+                .to_owned(),
+        })
+    }
+
+    /// An in-process service for tests, tools and benchmarks: any free
+    /// ports, its own fresh database on `database_url`'s server, no cache
+    /// (every answer reflects what the projections hold), no tiles.
+    pub fn in_process(nats_url: &str, database_url: &str) -> Self {
+        let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        Self {
+            nats_url: nats_url.to_owned(),
+            database_url: database_url.to_owned(),
+            database: format!("reporting_{}", uuid::Uuid::new_v4().simple()),
+            addr: any,
+            http_addr: any,
+            dev_clock: false,
+            batch_size: 500,
+            cache_ttl: Duration::ZERO,
+            tile_url: String::new(),
+            tile_attribution: String::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(env: &[(&str, &str)]) -> Settings {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_sources(DEFAULTS, &env).unwrap()
+    }
+
+    #[test]
+    fn defaults_make_a_working_config() {
+        let c = Config::from_settings(&settings(&[])).unwrap();
+        assert_eq!((c.addr.port(), c.http_addr.port()), (50056, 8080));
+        assert_eq!(c.database, "pantau_reporting");
+        assert_eq!(c.cache_ttl, Duration::from_secs(10));
+        assert!(c.tile_url.contains("{z}"));
+    }
+
+    #[test]
+    fn no_tiles_is_a_valid_choice() {
+        let c = Config::from_settings(&settings(&[("PANTAU_REPORTING_TILE_URL", "")])).unwrap();
+        assert!(c.tile_url.is_empty());
+    }
+
+    #[test]
+    fn bad_settings_are_refused_by_name() {
+        for (key, value) in [
+            ("PANTAU_REPORTING_BATCH_SIZE", "0"),
+            ("PANTAU_REPORTING_CACHE_SECS", "99999"),
+            ("PANTAU_REPORTING_CACHE_SECS", "soon"),
+            ("PANTAU_REPORTING_HTTP_ADDR", "nowhere"),
+            ("PANTAU_REPORTING_TILE_URL", "file:///etc/passwd"),
+        ] {
+            let err = Config::from_settings(&settings(&[(key, value)])).unwrap_err();
+            assert!(err.to_string().contains(key), "{err}");
+        }
+    }
+}
