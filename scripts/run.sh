@@ -122,6 +122,7 @@ done
 {
   echo
   for i in "${!names[@]}"; do printf '  %-22s grpc://127.0.0.1:%s\n' "${names[$i]}" "${ports[$i]}"; done
+  printf '  %-22s %s\n' "dashboard" "http://${PANTAU_REPORTING_HTTP_ADDR:-127.0.0.1:8080}/"
   printf '  %-22s %s\n' "nats" "$PANTAU_NATS_URL"
   printf '  %-22s %s\n' "nats monitoring" "http://127.0.0.1:$PANTAU_NATS_MONITOR_PORT"
   printf '  %-22s %s\n' "postgresql" "$PANTAU_DATABASE_URL"
