@@ -134,7 +134,10 @@ pub fn same_coordinates(p: &Province, month: Month) -> Vec<Signal> {
         if workers.len() < SAME_COORDINATES_MIN_WORKERS {
             continue;
         }
-        let firsts: Vec<EventRef> = workers.values().filter_map(|r| r.first().copied()).collect();
+        let firsts: Vec<EventRef> = workers
+            .values()
+            .filter_map(|r| r.first().copied())
+            .collect();
         for (w, refs) in workers {
             met.entry(w).or_default().push(Met {
                 day: *day,
@@ -474,7 +477,10 @@ mod tests {
         let signals = same_coordinates(&g.p, m(MARCH));
         assert_eq!(
             found(&signals),
-            [("w1", vec!["w2", "w3", "w4"]), ("w2", vec!["w1", "w3", "w4"])]
+            [
+                ("w1", vec!["w2", "w3", "w4"]),
+                ("w2", vec!["w1", "w3", "w4"])
+            ]
         );
         assert_eq!(signals[1].evidence, [a, b, c, a2, b2, d2]);
         assert!(signals[0].explanation.contains("on 2 day(s)"));
