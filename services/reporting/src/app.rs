@@ -19,6 +19,9 @@ use crate::report::Reports;
 
 pub const SERVICE_NAME: &str = "pantau.reporting.v1.ReportingService";
 
+/// How long start-up waits for identity's signing keys.
+const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(120);
+
 pub struct Running {
     pub addr: std::net::SocketAddr,
     pub http_addr: std::net::SocketAddr,
@@ -76,6 +79,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     )
     .await
     .context("failed to follow identity's signing keys")?;
+    // Leaders' tokens are checked against these keys: have the ones
+    // published so far before answering.
+    let keys_end = ids
+        .last_sequence_of("pantau.identity.signing_key.*")
+        .await?;
+    if !keys_follower.wait_for(keys_end, CATCH_UP).await {
+        anyhow::bail!("identity's signing keys were not read within {CATCH_UP:?}");
+    }
     let options = RunnerOptions {
         batch_size: config.batch_size,
         ..RunnerOptions::default()
@@ -91,7 +102,6 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         reports: Reports::new(pool, config.cache_ttl),
         feeds,
         keys,
-        keys_follower,
         tokens: TokenChecker::start(),
         tile_url: config.tile_url.clone(),
         tile_attribution: config.tile_attribution.clone(),

@@ -67,9 +67,10 @@ impl Config {
             .unwrap_or("")
             .trim()
             .to_owned();
-        if !tile_url.is_empty()
-            && !(tile_url.starts_with("https://") || tile_url.starts_with("http://"))
-        {
+        let tiles_ok = tile_url.is_empty()
+            || tile_url.starts_with("https://")
+            || tile_url.starts_with("http://");
+        if !tiles_ok {
             return Err(ConfigError::Invalid {
                 key: "PANTAU_REPORTING_TILE_URL".into(),
                 reason: "must be an http(s) URL with {z}/{x}/{y}, or empty for no tiles".into(),

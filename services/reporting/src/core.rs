@@ -5,7 +5,7 @@
 use std::sync::{Arc, RwLock};
 
 use pantau_authn::Verifier;
-use pantau_eventstore::{EventStore, Follower};
+use pantau_eventstore::EventStore;
 use pantau_platform::ServiceError;
 use pantau_platform::authz::Principal;
 use pantau_platform::tokens::TokenChecker;
@@ -40,7 +40,6 @@ pub struct Reporting {
     pub reports: Reports,
     pub feeds: Vec<Feed>,
     pub keys: Arc<RwLock<Keys>>,
-    pub keys_follower: Follower,
     pub tokens: TokenChecker,
     pub tile_url: String,
     pub tile_attribution: String,

@@ -127,7 +127,7 @@ fn figure_columns() -> Vec<&'static str> {
 }
 
 fn figure_cells(f: &api::Figures) -> Vec<String> {
-    let c = f.categories.clone();
+    let c = f.categories;
     let cat = |g: fn(&api::CategoryCounts) -> u32| {
         c.as_ref().map(|c| g(c).to_string()).unwrap_or_default()
     };
@@ -177,7 +177,7 @@ async fn league_csv(State(s): Shared, Query(q): Query<Q>) -> Answer {
                 a.code,
                 a.name,
             ];
-            row.extend(figure_cells(&r.figures.clone().unwrap_or_default()));
+            row.extend(figure_cells(&r.figures.unwrap_or_default()));
             row
         })
         .collect();
@@ -267,7 +267,7 @@ async fn trends_csv(State(s): Shared, Query(q): Query<Q>) -> Answer {
         .iter()
         .map(|m| {
             let mut row = vec![m.month.clone()];
-            row.extend(figure_cells(&m.figures.clone().unwrap_or_default()));
+            row.extend(figure_cells(&m.figures.unwrap_or_default()));
             row
         })
         .collect();

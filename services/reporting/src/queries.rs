@@ -264,13 +264,6 @@ pub async fn agencies(pool: &PgPool) -> Result<Vec<api::Agency>, sqlx::Error> {
         .collect())
 }
 
-pub async fn agency(pool: &PgPool, agency_id: &str) -> Result<Option<api::Agency>, sqlx::Error> {
-    Ok(agencies(pool)
-        .await?
-        .into_iter()
-        .find(|a| a.agency_id == agency_id))
-}
-
 /// Months with any data, newest first.
 pub async fn months(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(

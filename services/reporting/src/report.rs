@@ -21,7 +21,7 @@ use pantau_proto::reporting::v1 as api;
 use sqlx::PgPool;
 
 use crate::cache::Cache;
-use crate::projections::{CELLS_PER_DEGREE, cell_centre};
+use crate::projections::{cell_centre, cell_size_m};
 use crate::queries::{self, By};
 
 /// The smallest group a public answer shows.
@@ -29,6 +29,7 @@ pub const MIN_WORKERS: u32 = 5;
 
 pub struct Reports {
     pool: PgPool,
+    agencies: Cache<Vec<api::Agency>>,
     months: Cache<api::ListMonthsResponse>,
     league: Cache<api::GetLeagueResponse>,
     agency_month: Cache<api::GetAgencyMonthResponse>,
@@ -64,7 +65,7 @@ fn current_month() -> Month {
 /// withheld ones last.
 fn rank(rows: &mut [api::AgencyRow]) {
     let key = |r: &api::AgencyRow| {
-        let f = r.figures.clone().unwrap_or_default();
+        let f = r.figures.unwrap_or_default();
         (
             f.suppressed,
             -f.average_score.unwrap_or(-1.0),
@@ -91,6 +92,7 @@ impl Reports {
     pub fn new(pool: PgPool, ttl: std::time::Duration) -> Reports {
         Reports {
             pool,
+            agencies: Cache::new(ttl),
             months: Cache::new(ttl),
             league: Cache::new(ttl),
             agency_month: Cache::new(ttl),
@@ -124,9 +126,20 @@ impl Reports {
         if agency_id.trim().is_empty() {
             return Err(DomainError::invalid("agency_id", "is required").into());
         }
-        queries::agency(&self.pool, agency_id)
+        self.agencies()
             .await?
+            .into_iter()
+            .find(|a| a.agency_id == agency_id)
             .ok_or_else(|| DomainError::NotFound(format!("agency {agency_id}")).into())
+    }
+
+    /// Every agency, by name (asked on every request naming one: cached).
+    async fn agencies(&self) -> Result<Vec<api::Agency>, ServiceError> {
+        self.agencies
+            .get(String::new(), || async {
+                Ok(queries::agencies(&self.pool).await?)
+            })
+            .await
     }
 
     /// Every agency's published figures and the province's, over the
@@ -135,7 +148,7 @@ impl Reports {
         &self,
         month: Month,
     ) -> Result<(api::Figures, Vec<api::AgencyRow>), ServiceError> {
-        let agencies = queries::agencies(&self.pool).await?;
+        let agencies = self.agencies().await?;
         let mut by_agency = queries::figures(&self.pool, month, None, By::Agency).await?;
         let mut rows: Vec<api::AgencyRow> = agencies
             .into_iter()
@@ -263,7 +276,7 @@ impl Reports {
                 Ok(api::GetMapResponse {
                     month: month.to_string(),
                     agency_id: agency_id.to_owned(),
-                    cell_size_m: (40_075_000.0 / 360.0 / CELLS_PER_DEGREE).round(),
+                    cell_size_m: cell_size_m(),
                     min_workers: MIN_WORKERS,
                     cells: shown
                         .into_iter()

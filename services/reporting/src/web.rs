@@ -7,7 +7,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-macro_rules! file {
+macro_rules! embedded {
     ($path:literal, $type:literal) => {
         get(|| async {
             (
@@ -24,52 +24,52 @@ macro_rules! file {
 
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
-        .route("/", file!("web/index.html", "text/html; charset=utf-8"))
+        .route("/", embedded!("web/index.html", "text/html; charset=utf-8"))
         .route(
             "/assets/app.js",
-            file!("web/app.js", "text/javascript; charset=utf-8"),
+            embedded!("web/app.js", "text/javascript; charset=utf-8"),
         )
         .route(
             "/assets/app.css",
-            file!("web/app.css", "text/css; charset=utf-8"),
+            embedded!("web/app.css", "text/css; charset=utf-8"),
         )
         .route(
             "/assets/leaflet/leaflet.js",
-            file!(
+            embedded!(
                 "web/vendor/leaflet/leaflet.js",
                 "text/javascript; charset=utf-8"
             ),
         )
         .route(
             "/assets/leaflet/leaflet.css",
-            file!("web/vendor/leaflet/leaflet.css", "text/css; charset=utf-8"),
+            embedded!("web/vendor/leaflet/leaflet.css", "text/css; charset=utf-8"),
         )
         .route(
             "/assets/leaflet/LICENSE",
-            file!("web/vendor/leaflet/LICENSE", "text/plain; charset=utf-8"),
+            embedded!("web/vendor/leaflet/LICENSE", "text/plain; charset=utf-8"),
         )
         .route(
             "/assets/leaflet/images/marker-icon.png",
-            file!("web/vendor/leaflet/images/marker-icon.png", "image/png"),
+            embedded!("web/vendor/leaflet/images/marker-icon.png", "image/png"),
         )
         .route(
             "/assets/leaflet/images/marker-icon-2x.png",
-            file!("web/vendor/leaflet/images/marker-icon-2x.png", "image/png"),
+            embedded!("web/vendor/leaflet/images/marker-icon-2x.png", "image/png"),
         )
         .route(
             "/assets/leaflet/images/marker-shadow.png",
-            file!("web/vendor/leaflet/images/marker-shadow.png", "image/png"),
+            embedded!("web/vendor/leaflet/images/marker-shadow.png", "image/png"),
         )
         .route(
             "/assets/leaflet/images/layers.png",
-            file!("web/vendor/leaflet/images/layers.png", "image/png"),
+            embedded!("web/vendor/leaflet/images/layers.png", "image/png"),
         )
         .route(
             "/assets/leaflet/images/layers-2x.png",
-            file!("web/vendor/leaflet/images/layers-2x.png", "image/png"),
+            embedded!("web/vendor/leaflet/images/layers-2x.png", "image/png"),
         )
         .route(
             "/api/openapi.yaml",
-            file!("openapi.yaml", "application/yaml; charset=utf-8"),
+            embedded!("openapi.yaml", "application/yaml; charset=utf-8"),
         )
 }

@@ -173,30 +173,8 @@ impl Presences {
             .await?;
         }
         if !self.last.is_empty() {
-            let mut cols: (
-                Vec<String>,
-                Vec<String>,
-                Vec<String>,
-                Vec<chrono::NaiveDate>,
-            ) = Default::default();
-            let mut more: (
-                Vec<DateTime<Utc>>,
-                Vec<f64>,
-                Vec<f64>,
-                Vec<bool>,
-                Vec<String>,
-            ) = Default::default();
-            for (worker, l) in self.last {
-                cols.0.push(worker);
-                cols.1.push(l.agency_id);
-                cols.2.push(l.unit_id);
-                cols.3.push(l.local_date);
-                more.0.push(l.at);
-                more.1.push(l.latitude);
-                more.2.push(l.longitude);
-                more.3.push(l.inside);
-                more.4.push(l.site_id);
-            }
+            let rows: Vec<(String, Last)> = self.last.into_iter().collect();
+            let col = |f: fn(&(String, Last)) -> String| rows.iter().map(f).collect::<Vec<_>>();
             sqlx::query(
                 "INSERT INTO last_positions AS l
                      (worker_id, agency_id, unit_id, local_date, at, latitude, longitude, inside, site_id)
@@ -209,15 +187,15 @@ impl Presences {
                      inside = EXCLUDED.inside, site_id = EXCLUDED.site_id
                  WHERE l.at < EXCLUDED.at",
             )
-            .bind(cols.0)
-            .bind(cols.1)
-            .bind(cols.2)
-            .bind(cols.3)
-            .bind(more.0)
-            .bind(more.1)
-            .bind(more.2)
-            .bind(more.3)
-            .bind(more.4)
+            .bind(col(|r| r.0.clone()))
+            .bind(col(|r| r.1.agency_id.clone()))
+            .bind(col(|r| r.1.unit_id.clone()))
+            .bind(rows.iter().map(|r| r.1.local_date).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.latitude).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.longitude).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.inside).collect::<Vec<_>>())
+            .bind(col(|r| r.1.site_id.clone()))
             .execute(&mut *conn)
             .await?;
         }

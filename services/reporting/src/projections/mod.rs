@@ -30,12 +30,16 @@ use pantau_proto::events::v1 as ev;
 /// near the equator, where the province is).
 pub const CELLS_PER_DEGREE: f64 = 225.0;
 
+/// A cell's edge in metres (a degree of the equator is 40,075 km / 360).
+pub fn cell_size_m() -> f64 {
+    (40_075_000.0 / 360.0 / CELLS_PER_DEGREE).round()
+}
+
 /// The grid cell holding a position.
 pub fn cell_of(latitude: f64, longitude: f64) -> Option<(i32, i32)> {
-    if !(latitude.is_finite() && longitude.is_finite())
-        || !(-90.0..=90.0).contains(&latitude)
-        || !(-180.0..=180.0).contains(&longitude)
-    {
+    // A NaN is in no range.
+    let on_earth = (-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude);
+    if !on_earth {
         return None;
     }
     #[allow(clippy::cast_possible_truncation)]
@@ -83,7 +87,7 @@ mod tests {
             cell_of(cell_centre(lat), cell_centre(lon)),
             Some((lat, lon))
         );
-        let metres = 40_075_000.0 / 360.0 / CELLS_PER_DEGREE;
+        let metres = cell_size_m();
         assert!((490.0..500.0).contains(&metres), "{metres}");
         // Two points 100 m apart mostly share a cell; 1 km apart never.
         assert_ne!(cell_of(-6.2, 106.8), cell_of(-6.209, 106.8));

@@ -40,7 +40,6 @@ impl Cluster {
                 ev::SigningKeyPublished {
                     key_id: issuer.key_id().to_owned(),
                     public_key: issuer.public_key_bytes().to_vec(),
-                    ..Default::default()
                 },
             )))
             .await?;

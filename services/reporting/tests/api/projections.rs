@@ -439,9 +439,16 @@ async fn the_projections_add_up_every_stream_and_the_public_sees_no_small_group(
             && units["units"][0]["figures"]["workers"] == 6,
     );
     let (status, body) = c.get("/api/v1/agencies/A/positions", Some(&own)).await?;
+    let positions: serde_json::Value = serde_json::from_str(&body)?;
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Jakarta)
+        .date_naive()
+        .to_string();
     then(
-        "today's positions answer for the agency's local date",
-        status == 200 && body.contains("\"date\""),
+        "today's positions answer for the agency's local date, and October's are not today's",
+        status == 200
+            && positions["date"] == today.as_str()
+            && positions["positions"] == serde_json::json!([]),
     );
     c.stop().await;
     Ok(())
