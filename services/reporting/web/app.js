@@ -141,7 +141,9 @@ function renderCategories() {
     const r = svg("rect", { class: `bar ${k}`, x, y, width: bw - 12, height: Math.max(h, 0.5), "data-category": k, "data-count": n });
     const title = svg("title"); title.textContent = `${t(k)}: ${n}`; r.append(title);
     const v = svg("text", { x: x + (bw - 12) / 2, y: y - 4, "text-anchor": "middle" }); v.textContent = num(n);
-    const l = svg("text", { x: x + (bw - 12) / 2, y: H + 16, "text-anchor": "middle" }); l.textContent = t(k);
+    // Two-word names ("Kurang sekali") on two lines, so neighbours don't overlap.
+    const l = svg("text", { x: x + (bw - 12) / 2, y: H + 16, "text-anchor": "middle" });
+    t(k).split(" ").forEach((w, j) => { const ts = svg("tspan", { x: x + (bw - 12) / 2, dy: j ? "1.1em" : 0 }); ts.textContent = w; l.append(ts); });
     s.append(r, v, l);
   });
   box.replaceChildren(s);

@@ -2,14 +2,17 @@
 //! the streams as their services append them, the projections following,
 //! the answers read over HTTP (and gRPC) as the public and leaders read them.
 
+mod browser;
 mod privacy;
 mod projections;
+mod webdriver;
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use pantau_authn::{Claims, Issuer, SigningKeyPair};
 use pantau_eventstore::{AppendMode, EventStore, Expected, Metadata, NewEvent};
+use pantau_fraud::domain::simulate::{SimConfig, SimEvent, generate};
 use pantau_proto::events::v1::{self as ev, identity_event::Event as I};
 use pantau_reporting::{app, config::Config};
 use pantau_testkit::{NatsServer, PgServer};
@@ -100,10 +103,100 @@ impl Cluster {
         Ok(serde_json::from_str(&body)?)
     }
 
+    /// A generated month of the province (identity, attendance, activity)
+    /// onto the streams, after the test's signing key. Returns its events.
+    pub async fn seed(&self, config: &SimConfig) -> anyhow::Result<Vec<SimEvent>> {
+        let events: Vec<SimEvent> = generate(config)
+            .events
+            .into_iter()
+            .map(|e| match e {
+                // The identity stream already holds the signing key.
+                SimEvent::Identity { seq, event } => SimEvent::Identity {
+                    seq: seq + 1,
+                    event,
+                },
+                other => other,
+            })
+            .collect();
+        let streams = pantau_feed::Streams::open(&self.client().await?).await?;
+        pantau_feed::write_month(&streams, &events).await?;
+        Ok(events)
+    }
+
+    /// Publishes a closed month of scores, as scoring does: one finalized
+    /// score per worker (agency, unit, worker, score) and each agency's
+    /// month closed. `month` is YYYY-MM.
+    pub async fn publish_scores(
+        &self,
+        month: &str,
+        scores: &[(String, String, String, f64)],
+    ) -> anyhow::Result<()> {
+        let stream =
+            EventStore::open_context(&self.client().await?, "scoring", AppendMode::Pipelined)
+                .await?;
+        let key = month.replace('-', "");
+        let mut workers: std::collections::BTreeMap<&str, u32> = Default::default();
+        for (agency, unit, worker, score) in scores {
+            *workers.entry(agency).or_default() += 1;
+            let category = match *score {
+                s if s >= 90.0 => ev::Category::SangatBaik,
+                s if s >= 76.0 => ev::Category::Baik,
+                s if s >= 61.0 => ev::Category::Cukup,
+                s if s >= 51.0 => ev::Category::Kurang,
+                _ => ev::Category::KurangSekali,
+            };
+            stream
+                .append(scoring(
+                    format!("pantau.scoring.score.{agency}.{key}.{worker}"),
+                    ev::scoring_event::Event::MonthlyScoreFinalized(ev::MonthlyScoreFinalized {
+                        agency_id: agency.clone(),
+                        unit_id: unit.clone(),
+                        worker_id: worker.clone(),
+                        month: month.to_owned(),
+                        revision: 1,
+                        figures: Some(ev::MonthFigures {
+                            points: score * 2.0,
+                            score: *score,
+                            category: category as i32,
+                            ..Default::default()
+                        }),
+                    }),
+                ))
+                .await?;
+        }
+        for (agency, n) in workers {
+            stream
+                .append(scoring(
+                    format!("pantau.scoring.month.{agency}.{key}"),
+                    ev::scoring_event::Event::MonthClosed(ev::MonthClosed {
+                        agency_id: agency.to_owned(),
+                        month: month.to_owned(),
+                        revision: 1,
+                        workers: n,
+                        ..Default::default()
+                    }),
+                ))
+                .await?;
+        }
+        Ok(())
+    }
+
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.stop().await;
         }
+    }
+}
+
+/// A generated province's September 2026 of `workers` workers.
+pub fn september(workers: usize) -> SimConfig {
+    SimConfig {
+        workers,
+        month: pantau_fraud::domain::Month {
+            year: 2026,
+            month: 9,
+        },
+        ..SimConfig::default()
     }
 }
 

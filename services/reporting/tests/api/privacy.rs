@@ -5,8 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use pantau_fraud::domain::Month;
-use pantau_fraud::domain::simulate::{SimConfig, SimEvent, generate};
+use pantau_fraud::domain::simulate::SimEvent;
 use pantau_proto::events::v1::{attendance_event::Event as T, identity_event::Event as I};
 use pantau_testkit::{given, then, when};
 
@@ -15,28 +14,11 @@ use crate::Cluster;
 #[tokio::test]
 async fn no_public_answer_carries_a_name_an_id_or_a_position() -> anyhow::Result<()> {
     let c = given("a reporting service", Cluster::start()).await?;
-    let config = SimConfig {
-        workers: 150,
-        month: Month {
-            year: 2026,
-            month: 9,
-        },
-        ..SimConfig::default()
-    };
-    let sim = generate(&config);
-    // The identity stream already holds the test's signing key: the
-    // generated month starts after it.
-    let events: Vec<SimEvent> = sim
-        .events
-        .into_iter()
-        .map(|e| match e {
-            SimEvent::Identity { seq, event } => SimEvent::Identity {
-                seq: seq + 1,
-                event,
-            },
-            other => other,
-        })
-        .collect();
+    let events = when(
+        "a generated month of 150 workers is on the streams",
+        c.seed(&crate::september(150)),
+    )
+    .await?;
     let mut personal: BTreeSet<String> = BTreeSet::new();
     for e in &events {
         match e {
@@ -62,14 +44,6 @@ async fn no_public_answer_carries_a_name_an_id_or_a_position() -> anyhow::Result
             _ => {}
         }
     }
-    when(
-        "a generated month of 150 workers is on the streams",
-        async {
-            let streams = pantau_feed::Streams::open(&c.client().await?).await?;
-            pantau_feed::write_month(&streams, &events).await
-        },
-    )
-    .await?;
     c.settle().await?;
 
     let league = c.json("/api/v1/league?month=2026-09").await?;
