@@ -3,7 +3,7 @@
 # scripts/services.txt (lines `name port`; the binary is pantau-<name>), then wait. Ctrl-C stops
 # the services, then NATS, then PostgreSQL. Data stays in .data/ between runs. On the first start
 # (no .data/sim-truth.json yet) `pantau sim` seeds a demo province in the background: last month
-# of PANTAU_DEMO_WORKERS workers (default 2000; 0 seeds nothing), then the fraud detectors run.
+# of PANTAU_DEMO_WORKERS workers (default 2000; 0 seeds nothing), scored and closed, then the fraud detectors run.
 #
 #   scripts/run.sh          start everything in the foreground
 #   scripts/run.sh stop     stop whatever an earlier run left behind

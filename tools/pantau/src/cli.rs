@@ -25,7 +25,7 @@ pub struct Cli {
         default_value = "http://127.0.0.1:50052"
     )]
     pub attendance: String,
-    /// URL of the scoring service (used by `scores`).
+    /// URL of the scoring service (used by `scores` and `sim`).
     #[arg(
         long,
         global = true,
@@ -222,6 +222,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             identity: cli.identity,
             attendance: cli.attendance,
             activity: cli.activity,
+            scoring: cli.scoring,
             fraud: cli.fraud,
         };
         return sim::run(&urls, (cli.login, cli.password), args).await;

@@ -14,6 +14,7 @@ use pantau_proto::activity::v1::activity_service_client::ActivityServiceClient;
 use pantau_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
 use pantau_proto::identity::v1::LoginRequest;
 use pantau_proto::identity::v1::identity_service_client::IdentityServiceClient;
+use pantau_proto::scoring::v1::scoring_service_client::ScoringServiceClient;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Response, Status};
 
@@ -81,6 +82,7 @@ pub struct Cluster {
     pub identity: IdentityServiceClient<Channel>,
     pub attendance: AttendanceServiceClient<Channel>,
     pub activity: ActivityServiceClient<Channel>,
+    pub scoring: ScoringServiceClient<Channel>,
     admin: (String, String),
     worker_password: String,
     tokens: Mutex<HashMap<Who, String>>,
@@ -113,6 +115,7 @@ impl Cluster {
                 channel(&urls.attendance, "attendance").await?,
             ),
             activity: ActivityServiceClient::new(channel(&urls.activity, "activity").await?),
+            scoring: ScoringServiceClient::new(channel(&urls.scoring, "scoring").await?),
             admin,
             worker_password,
             tokens: Mutex::new(HashMap::new()),

@@ -13,6 +13,7 @@
 mod cluster;
 mod plan;
 mod registry;
+mod scoring;
 mod steps;
 
 use std::collections::BTreeMap;
@@ -37,6 +38,7 @@ pub struct Urls {
     pub identity: String,
     pub attendance: String,
     pub activity: String,
+    pub scoring: String,
     pub fraud: String,
 }
 
@@ -91,6 +93,12 @@ pub struct Generate {
     /// agencies' admins `kadis-<agency>`).
     #[arg(long, default_value = "pantau-sim", hide_default_value = true)]
     pub worker_password: String,
+    /// Leave the month open: publish no rule set and close nothing in
+    /// scoring (by default the province's rule set is published before the
+    /// month and every agency's month is closed once it has ended, so the
+    /// scores are final and public).
+    #[arg(long)]
+    pub no_scoring: bool,
 }
 
 /// What `pantau sim` writes and `pantau sim evaluate` reads.
@@ -188,6 +196,9 @@ async fn simulate(urls: &Urls, admin: (String, String), g: Generate) -> anyhow::
 
     registry::agencies(&c, &plan, &tag).await;
     registry::units(&c, &plan, &tag).await;
+    if !g.no_scoring {
+        scoring::rules_for(&c, &plan, month, &tag).await;
+    }
     let registering = bar(plan.workers.len() as u64, "registering workers");
     registry::workers(&c, &plan, &tag, g.concurrency, &|| registering.inc(1)).await;
     registering.finish();
@@ -197,6 +208,9 @@ async fn simulate(urls: &Urls, admin: (String, String), g: Generate) -> anyhow::
     let writing = bar(plan.steps.len() as u64, &format!("writing {month}"));
     steps::run(&c, &plan.steps, &tag, g.concurrency, &|n| writing.inc(n)).await;
     writing.finish();
+    if !g.no_scoring {
+        scoring::close(&c, month, &tag).await;
+    }
 
     let failed = c.failures().total();
     let truth = truth_of(&c, &sim, &config, failed);

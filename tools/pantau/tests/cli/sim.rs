@@ -1,7 +1,9 @@
 //! `pantau sim` writes a small province through the real APIs of
-//! in-process identity, attendance, activity and fraud services (dev clock
-//! on), and `pantau sim evaluate --check` finds the planted frauds at the
-//! targets: recall >= 0.95, precision >= 0.9, no scanner officer named.
+//! in-process identity, attendance, activity, scoring and fraud services
+//! (dev clock on), publishing the rule set and closing every agency's
+//! month in scoring, and `pantau sim evaluate --check` finds the planted
+//! frauds at the targets: recall >= 0.95, precision >= 0.9, no scanner
+//! officer named.
 //! A cluster keeping real time, or one already holding the province, is
 //! refused before anything is written.
 
@@ -12,10 +14,11 @@ use pantau_testkit::{NatsServer, PgServer};
 
 use crate::{PASSWORD, run_within};
 
-/// The four services with `PANTAU_DEV_CLOCK=true`, and their URLs.
+/// The five services with `PANTAU_DEV_CLOCK=true`, and their URLs.
 struct Cluster {
-    urls: [(&'static str, String); 4],
+    urls: [(&'static str, String); 5],
     _fraud: pantau_fraud::app::Running,
+    _scoring: pantau_scoring::app::Running,
     _activity: pantau_activity::app::Running,
     _attendance: pantau_attendance::app::Running,
     _identity: pantau_identity::app::Running,
@@ -40,6 +43,9 @@ impl Cluster {
         let mut fraud = pantau_fraud::config::Config::in_process(&nats.url, &pg.url);
         fraud.dev_clock = true;
         let fraud = pantau_fraud::app::start(fraud).await?;
+        let mut scoring = pantau_scoring::config::Config::in_process(&nats.url, &pg.url);
+        scoring.dev_clock = true;
+        let scoring = Box::pin(pantau_scoring::app::start(scoring)).await?;
         Ok(Cluster {
             urls: [
                 ("PANTAU_IDENTITY_URL", format!("http://{}", identity.addr)),
@@ -49,8 +55,10 @@ impl Cluster {
                 ),
                 ("PANTAU_ACTIVITY_URL", format!("http://{}", activity.addr)),
                 ("PANTAU_FRAUD_URL", format!("http://{}", fraud.addr)),
+                ("PANTAU_SCORING_URL", format!("http://{}", scoring.addr)),
             ],
             _fraud: fraud,
+            _scoring: scoring,
             _activity: activity,
             _attendance: attendance,
             _identity: identity,
@@ -128,6 +136,32 @@ async fn a_simulated_province_through_the_apis_has_its_planted_frauds_found() ->
         .filter_map(|r| r["detector"].as_str())
         .collect();
     assert_eq!(detectors.len(), 18, "{detectors:?}");
+    // Every agency's October is closed with the simulated decree's rules:
+    // honest work scores, so the categories spread above the lowest.
+    for agency in ["DLH-JKT", "DPU-MKS", "BKPSDM-JYP"] {
+        let month = ["scores", "month", "--agency", agency, "--month", "2026-10"];
+        let out = run_within(&mut cluster.pantau(&month), 120).await?;
+        ensure!(out.code == Some(0), "{}\n{}", out.stdout, out.stderr);
+        eprintln!("{}", out.stdout);
+        assert!(
+            out.stdout
+                .contains("closed, revision 1 (finalized figures)"),
+            "{}",
+            out.stdout
+        );
+        let score: f64 = out
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("average score:"))
+            .and_then(|v| v.trim().replace(',', "").parse().ok())
+            .context("average score")?;
+        assert!(
+            (50.0..=95.0).contains(&score),
+            "{agency}: an average score of {score} is not a working province's\n{}",
+            out.stdout
+        );
+        assert!(out.stdout.contains("baik"), "{}", out.stdout);
+    }
 
     let eval = ["sim", "evaluate", "--truth", &truth_arg, "--check"];
     let out = run_within(&mut cluster.pantau(&eval), 300).await?;
