@@ -197,13 +197,14 @@ async fn days_csv(State(s): Shared, Path(id): Path<String>, Query(q): Query<Q>) 
             vec![
                 d.date.clone(),
                 d.employed.to_string(),
+                d.on_leave.to_string(),
                 d.present.to_string(),
             ]
         })
         .collect();
     csv_of(
         &format!("pantau-presence-{}.csv", a.month),
-        &["date", "employed", "present"],
+        &["date", "employed", "on_leave", "present"],
         rows,
     )
 }

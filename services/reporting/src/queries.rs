@@ -75,8 +75,8 @@ pub async fn figures(
         let f = out.entry(g).or_default();
         let shares: Vec<f64> = days
             .iter()
-            .filter(|d| d.employed > 0)
-            .map(|d| f64::from(d.present) / f64::from(d.employed))
+            .filter(|d| d.employed > d.on_leave)
+            .map(|d| f64::from(d.present) / f64::from(d.employed - d.on_leave))
             .collect();
         f.workdays = u32::try_from(shares.len()).unwrap_or(u32::MAX);
         if !shares.is_empty() {
@@ -220,14 +220,18 @@ pub async fn presence_days(
         "WITH days AS (
              SELECT d::date AS day FROM generate_series($1::date, $2::date, interval '1 day') d
          ), employed AS (
-             SELECT {key} AS g, d.day, t.worker_id
+             SELECT {key} AS g, d.day, t.worker_id,
+                    EXISTS (SELECT 1 FROM reporting_attendance.leaves l
+                            WHERE l.approved AND l.worker_id = t.worker_id
+                              AND l.first_day <= d.day AND l.last_day >= d.day) AS on_leave
              FROM reporting_identity.stints t
              JOIN days d ON t.from_day <= d.day AND (t.until_day IS NULL OR t.until_day > d.day)
              LEFT JOIN reporting_attendance.schedules sc ON sc.agency_id = t.agency_id
              WHERE ($3::text[] IS NULL OR t.agency_id = ANY($3))
                AND extract(isodow FROM d.day)::int = ANY(coalesce(sc.work_days, ARRAY[1, 2, 3, 4, 5]))
          )
-         SELECT e.g, e.day, count(*) AS employed, count(p.worker_id) AS present
+         SELECT e.g, e.day, count(*) AS employed, count(*) FILTER (WHERE e.on_leave) AS on_leave,
+                count(p.worker_id) FILTER (WHERE NOT e.on_leave) AS present
          FROM employed e
          LEFT JOIN reporting_attendance.present_days p ON p.worker_id = e.worker_id AND p.day = e.day
          GROUP BY 1, 2 ORDER BY 1, 2"
@@ -242,6 +246,7 @@ pub async fn presence_days(
             date: r.get::<NaiveDate, _>("day").to_string(),
             employed: to_u32(r.get("employed")),
             present: to_u32(r.get("present")),
+            on_leave: to_u32(r.get("on_leave")),
         });
     }
     Ok(out)

@@ -22,7 +22,7 @@ const TEXT = {
     sangat_baik: "Sangat baik", baik: "Baik", cukup: "Cukup", kurang: "Kurang", kurang_sekali: "Kurang sekali",
     league_csv: "Peringkat instansi (CSV)", map_csv: "Peta sel (CSV)", trends_csv: "Tren provinsi (CSV)",
     days_csv: "Kehadiran per hari (CSV)", activities_csv: "Kegiatan (CSV)", openapi: "Dokumen API (OpenAPI)",
-    avg_score: "nilai rata-rata", error: "Gagal memuat data: ",
+    avg_score: "nilai rata-rata", error: "Gagal memuat data: ", on_leave: "cuti",
   },
   en: {
     subtitle: "Civil servants' attendance and performance, open to every citizen",
@@ -41,7 +41,7 @@ const TEXT = {
     sangat_baik: "Very good", baik: "Good", cukup: "Fair", kurang: "Poor", kurang_sekali: "Very poor",
     league_csv: "Agency league (CSV)", map_csv: "Map cells (CSV)", trends_csv: "Province trend (CSV)",
     days_csv: "Presence per day (CSV)", activities_csv: "Activities (CSV)", openapi: "API document (OpenAPI)",
-    avg_score: "average score", error: "Could not load the data: ",
+    avg_score: "average score", error: "Could not load the data: ", on_leave: "on leave",
   },
 };
 
@@ -174,7 +174,11 @@ async function renderDetail() {
   if (!state.agency) { box.hidden = true; return; }
   const d = await get(`/api/v1/agencies/${encodeURIComponent(state.agency)}?month=${state.month}`);
   box.hidden = false;
-  const days = d.days.map((x) => el("div", {}, `${x.date}: ${num(x.present)} / ${num(x.employed)} (${pct(x.employed ? x.present / x.employed : null)})`));
+  const days = d.days.map((x) => {
+    const expected = x.employed - (x.on_leave || 0);
+    const leave = x.on_leave ? ` · ${num(x.on_leave)} ${t("on_leave")}` : "";
+    return el("div", {}, `${x.date}: ${num(x.present)} / ${num(expected)} (${pct(expected ? x.present / expected : null)})${leave}`);
+  });
   $("#days").replaceChildren(...(days.length ? days : [el("p", { class: "note" }, t("no_data"))]));
   $("#activities tbody").replaceChildren(...d.activities.map((a) => el("tr", {}, el("td", {}, a.code),
     el("td", { class: "num" }, num(a.reported)), el("td", { class: "num" }, num(a.approved)), el("td", { class: "num" }, num(a.rejected)))));

@@ -1,5 +1,5 @@
-//! `reporting_attendance`: schedules, days present, the check-in grid, last
-//! positions and ceremony scans. Check-ins are most of the stream: a batch
+//! `reporting_attendance`: schedules, days present, leave, the check-in
+//! grid, last positions and ceremony scans. Check-ins are most of the stream: a batch
 //! writes them with one statement per table.
 
 use std::collections::HashMap;
@@ -57,6 +57,16 @@ CREATE TABLE IF NOT EXISTS sessions (
     session_id text PRIMARY KEY,
     time_zone  text NOT NULL
 );
+-- Leave asked for (local dates, inclusive) and whether it was granted: an
+-- approved leave's workdays are not expected at work.
+CREATE TABLE IF NOT EXISTS leaves (
+    leave_id  text PRIMARY KEY,
+    worker_id text NOT NULL,
+    first_day date NOT NULL,
+    last_day  date NOT NULL,
+    approved  boolean NOT NULL DEFAULT false
+);
+CREATE INDEX IF NOT EXISTS leaves_granted ON leaves (worker_id, first_day) WHERE approved;
 CREATE TABLE IF NOT EXISTS ceremony_scans (
     agency_id text NOT NULL,
     unit_id   text NOT NULL,
@@ -267,6 +277,33 @@ impl Projection for Attendance {
                     })
                     .execute(&mut *conn)
                     .await?;
+                }
+                T::LeaveRequested(l) => {
+                    let (Some(first), Some(last)) = (date(&l.first_day), date(&l.last_day)) else {
+                        continue;
+                    };
+                    sqlx::query(
+                        "INSERT INTO leaves (leave_id, worker_id, first_day, last_day)
+                         VALUES ($1, $2, $3, $4) ON CONFLICT (leave_id) DO NOTHING",
+                    )
+                    .bind(&l.leave_id)
+                    .bind(&l.worker_id)
+                    .bind(first)
+                    .bind(last)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                T::LeaveApproved(l) => {
+                    sqlx::query("UPDATE leaves SET approved = true WHERE leave_id = $1")
+                        .bind(&l.leave_id)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                T::LeaveRejected(l) => {
+                    sqlx::query("UPDATE leaves SET approved = false WHERE leave_id = $1")
+                        .bind(&l.leave_id)
+                        .execute(&mut *conn)
+                        .await?;
                 }
                 T::SessionOpened(s) => {
                     sqlx::query(

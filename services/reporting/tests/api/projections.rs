@@ -143,6 +143,38 @@ async fn the_projections_add_up_every_stream_and_the_public_sees_no_small_group(
                     )))
                     .await?;
             }
+            // a4 on approved leave from Friday to Monday, a5's leave for
+            // Friday refused: a4 is not expected at work those days.
+            for (leave, worker, approved) in [("l4", "a4", true), ("l5", "a5", false)] {
+                attendance
+                    .append(pantau_feed::attendance(&T::LeaveRequested(
+                        ev::LeaveRequested {
+                            leave_id: leave.into(),
+                            worker_id: worker.into(),
+                            agency_id: "A".into(),
+                            unit_id: "ua".into(),
+                            first_day: "2026-10-02".into(),
+                            last_day: if approved { "2026-10-05" } else { "2026-10-02" }.into(),
+                            ..Default::default()
+                        },
+                    )))
+                    .await?;
+                let decided = if approved {
+                    T::LeaveApproved(ev::LeaveApproved {
+                        leave_id: leave.into(),
+                        worker_id: worker.into(),
+                        decided_by: "kadis".into(),
+                    })
+                } else {
+                    T::LeaveRejected(ev::LeaveRejected {
+                        leave_id: leave.into(),
+                        worker_id: worker.into(),
+                        decided_by: "kadis".into(),
+                        note: String::new(),
+                    })
+                };
+                attendance.append(pantau_feed::attendance(&decided)).await?;
+            }
             for w in &b_workers {
                 attendance
                     .append(pantau_feed::attendance(&check_in(
@@ -304,11 +336,12 @@ async fn the_projections_add_up_every_stream_and_the_public_sees_no_small_group(
         a["workers"] == 6 && a["suppressed"] == false,
     );
     then("October 2026 has 22 workdays", a["workdays"] == 22);
-    // (6/6 + 3/6) over 22 workdays.
+    // (6/6 + 3/5 + 0/5) over 22 workdays: a4's approved leave excuses
+    // Friday and Monday, a5's refused leave does not.
     let presence = a["presence"].as_f64().unwrap_or(-1.0);
     then(
-        "A's presence is the mean daily share",
-        (presence - 1.5 / 22.0).abs() < 1e-4,
+        "A's presence is the mean daily share of the workers expected",
+        (presence - 1.6 / 22.0).abs() < 1e-4,
     );
     then(
         "A reported two activities, one approved",
@@ -350,9 +383,23 @@ async fn the_projections_add_up_every_stream_and_the_public_sees_no_small_group(
     let detail = c.json("/api/v1/agencies/A?month=2026-10").await?;
     then(
         "A's days show presence per workday",
-        detail["days"][0] == serde_json::json!({"date": "2026-10-01", "employed": 6, "present": 6})
-            && detail["days"][1]["present"] == 3
+        detail["days"][0]
+            == serde_json::json!({"date": "2026-10-01", "employed": 6, "on_leave": 0, "present": 6})
+            && detail["days"][1]
+                == serde_json::json!({"date": "2026-10-02", "employed": 6, "on_leave": 1, "present": 3})
+            && detail["days"][2]
+                == serde_json::json!({"date": "2026-10-05", "employed": 6, "on_leave": 1, "present": 0})
+            && detail["days"][3]["on_leave"] == 0
             && detail["days"].as_array().map(Vec::len) == Some(22),
+    );
+    let (status, days_csv) = c
+        .get("/api/v1/agencies/A/days.csv?month=2026-10", None)
+        .await?;
+    then(
+        &format!("the days as CSV, leave included: {days_csv}"),
+        status == 200
+            && days_csv.starts_with("date,employed,on_leave,present\n")
+            && days_csv.contains("\n2026-10-02,6,1,3\n"),
     );
     then(
         "A's activities are counted by type",
