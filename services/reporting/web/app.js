@@ -1,6 +1,8 @@
 // Pantau's public dashboard: the league of agencies, the category
 // distribution, the trend, the map and the open data of a month, in
-// Indonesian or English. Reads only the public JSON API (/api/v1).
+// Indonesian or English. Reads the public JSON API (/api/v1); a leader who
+// signs in with an access token (`pantau token`, kept for this tab only)
+// also sees the chosen agency's units, named workers and today's positions.
 "use strict";
 
 const CATS = ["sangat_baik", "baik", "cukup", "kurang", "kurang_sekali"];
@@ -23,6 +25,12 @@ const TEXT = {
     league_csv: "Peringkat instansi (CSV)", map_csv: "Peta sel (CSV)", trends_csv: "Tren provinsi (CSV)",
     days_csv: "Kehadiran per hari (CSV)", activities_csv: "Kegiatan (CSV)", openapi: "Dokumen API (OpenAPI)",
     avg_score: "nilai rata-rata", error: "Gagal memuat data: ", on_leave: "cuti",
+    leader_sign_in: "Pimpinan", leader: "Pimpinan", token_label: "Token akses", sign_in: "Masuk", sign_out: "Keluar",
+    token_note: "Token dari `pantau token` (akun pimpinan); disimpan hanya di tab ini.",
+    units: "Unit kerja", unit: "Unit", named_workers: "Pegawai", name: "Nama", kind: "Jenis",
+    days_present: "Hari hadir", findings_open: "Temuan terbuka", pick_agency: "Pilih instansi pada tabel peringkat.",
+    not_yours: "Instansi ini bukan wewenang Anda.", expired: "Token tidak berlaku lagi; masuk kembali.",
+    positions: (n, d) => `${n} posisi terakhir hari ini (${d}) ditandai merah pada peta.`,
   },
   en: {
     subtitle: "Civil servants' attendance and performance, open to every citizen",
@@ -42,10 +50,17 @@ const TEXT = {
     league_csv: "Agency league (CSV)", map_csv: "Map cells (CSV)", trends_csv: "Province trend (CSV)",
     days_csv: "Presence per day (CSV)", activities_csv: "Activities (CSV)", openapi: "API document (OpenAPI)",
     avg_score: "average score", error: "Could not load the data: ", on_leave: "on leave",
+    leader_sign_in: "Leaders", leader: "Leaders", token_label: "Access token", sign_in: "Sign in", sign_out: "Sign out",
+    token_note: "A token from `pantau token` (a leader's account); kept in this tab only.",
+    units: "Units", unit: "Unit", named_workers: "Workers", name: "Name", kind: "Kind",
+    days_present: "Days present", findings_open: "Open findings", pick_agency: "Choose an agency in the league table.",
+    not_yours: "This agency is not yours to see.", expired: "The token is no longer valid; sign in again.",
+    positions: (n, d) => `${n} last positions of today (${d}) marked red on the map.`,
   },
 };
 
-const state = { lang: localStorage.getItem("pantau-lang") || "id", month: "", agency: "", league: null, map: null, layer: null };
+const state = { lang: localStorage.getItem("pantau-lang") || "id", month: "", agency: "", league: null, map: null, layer: null,
+  token: sessionStorage.getItem("pantau-token") || "", positions: null };
 const $ = (sel) => document.querySelector(sel);
 const t = (k) => TEXT[state.lang][k];
 const locale = () => (state.lang === "id" ? "id-ID" : "en-GB");
@@ -64,10 +79,10 @@ const svg = (tag, attrs = {}) => {
   return e;
 };
 
-async function get(path) {
-  const r = await fetch(path);
+async function get(path, token) {
+  const r = await fetch(path, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
   const body = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(body.error || `HTTP ${r.status}`);
+  if (!r.ok) { const e = new Error(body.error || `HTTP ${r.status}`); e.status = r.status; throw e; }
   return body;
 }
 
@@ -205,6 +220,56 @@ async function renderMap(config) {
   $("#map-note").textContent = t("map_note")(num(data.cell_size_m), num(data.withheld_cells));
 }
 
+function leaderNote(text) { $("#leader-note").textContent = text; }
+
+async function renderLeader() {
+  const box = $("#leader");
+  box.hidden = !state.token && !box.dataset.open;
+  $("#leader-form").hidden = Boolean(state.token);
+  $("#leader-body").hidden = !state.token;
+  if (state.positions) { state.positions.remove(); state.positions = null; }
+  $("#leader-units tbody").replaceChildren();
+  $("#leader-workers tbody").replaceChildren();
+  if (!state.token) return;
+  if (!state.agency) { $("#leader-scope").textContent = ""; leaderNote(t("pick_agency")); return; }
+  const a = encodeURIComponent(state.agency);
+  $("#leader-scope").textContent = `— ${state.league.agencies.find((r) => r.agency.agency_id === state.agency).agency.name}`;
+  let units, workers, positions;
+  try {
+    [units, workers, positions] = await Promise.all([
+      get(`/api/v1/agencies/${a}/units?month=${state.month}`, state.token),
+      get(`/api/v1/agencies/${a}/workers?month=${state.month}`, state.token),
+      get(`/api/v1/agencies/${a}/positions`, state.token)]);
+  } catch (e) {
+    if (e.status === 401) { signOut(); leaderNote(t("expired")); return; }
+    if (e.status === 403) { leaderNote(t("not_yours")); return; }
+    throw e;
+  }
+  $("#leader-units tbody").replaceChildren(...units.units.map((u) => el("tr", {}, el("td", {}, `${u.name} (${u.code})`),
+    el("td", { class: "num" }, num(u.figures.workers)), el("td", { class: "num" }, pct(u.figures.presence)),
+    el("td", { class: "num" }, num(u.figures.average_score, 1)))));
+  const unitName = Object.fromEntries(units.units.map((u) => [u.unit_id, u.code]));
+  $("#leader-workers tbody").replaceChildren(...workers.workers.map((w) => el("tr", { "data-worker-id": w.worker_id },
+    el("td", {}, w.name), el("td", {}, w.kind), el("td", {}, unitName[w.unit_id] || w.unit_id),
+    el("td", { class: "num" }, num(w.days_present)), el("td", { class: "num" }, num(w.activities_approved)),
+    el("td", { class: "num" }, num(w.score, 1)), el("td", {}, w.category ? t(w.category) : "—"),
+    el("td", { class: "num" }, num(w.findings_open)))));
+  state.positions = L.featureGroup();
+  for (const p of positions.positions) {
+    const m = L.circleMarker([p.latitude, p.longitude], { className: "position", radius: 5, color: p.inside ? "#b3261e" : "#6b0f0a", weight: 2, fillOpacity: 0.8 });
+    m.bindPopup(`${p.name} — ${new Date(p.at).toLocaleTimeString(locale())}${p.inside ? "" : " (outside)"}`);
+    state.positions.addLayer(m);
+  }
+  state.positions.addTo(state.map);
+  leaderNote(t("positions")(num(positions.positions.length), positions.date));
+}
+
+function signOut() {
+  state.token = "";
+  sessionStorage.removeItem("pantau-token");
+  renderLeader();
+}
+
 function renderDownloads() {
   const m = state.month, a = encodeURIComponent(state.agency);
   const links = [["league_csv", `/api/v1/league.csv?month=${m}`], ["map_csv", `/api/v1/map.csv?month=${m}&agency_id=${a}`],
@@ -227,6 +292,7 @@ async function render() {
     renderCategories();
     renderDownloads();
     await Promise.all([renderTrend(), renderDetail(), renderMap(config)]);
+    await renderLeader();
     document.body.dataset.month = state.month;
     document.body.dataset.state = "ready";
   } catch (e) {
@@ -252,6 +318,21 @@ async function start() {
     state.lang = b.dataset.lang; localStorage.setItem("pantau-lang", state.lang); fillMonths(months); render();
   }));
   $("#province").addEventListener("click", () => selectAgency(""));
+  $("#leader-btn").addEventListener("click", () => {
+    const box = $("#leader");
+    box.dataset.open = box.dataset.open ? "" : "1";
+    box.hidden = !state.token && !box.dataset.open;
+    $("#leader-form").hidden = Boolean(state.token);
+    if (!box.hidden) box.scrollIntoView({ behavior: "smooth" });
+  });
+  $("#leader-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    state.token = $("#leader-token").value.trim();
+    $("#leader-token").value = "";
+    if (state.token) sessionStorage.setItem("pantau-token", state.token);
+    render();
+  });
+  $("#leader-out").addEventListener("click", () => { signOut(); render(); });
   let months = [];
   try { months = (await get("/api/v1/months")).months; } catch (e) { months = []; }
   if (!months.length) { $("#message").hidden = false; $("#message").textContent = t("no_data"); }

@@ -89,6 +89,10 @@ pub enum Command {
     /// makes every call those people would make at its simulated moment. The
     /// cluster must run with PANTAU_DEV_CLOCK=true (`make run` does). The
     /// ground truth goes to --truth for `pantau sim evaluate`.
+    /// Sign in and print the access token, for HTTP clients: the
+    /// reporting dashboard's leader view, or
+    /// `curl -H "Authorization: Bearer $(pantau token)" ...`.
+    Token,
     #[command(after_help = "Examples:\n  \
         pantau sim --workers 2000 --fraud-rate 0.02 --truth sim-truth.json\n  \
         pantau sim evaluate --truth sim-truth.json --check")]
@@ -252,6 +256,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             qr::export(&mut session, &cli.attendance, export).await
         }
         Command::Scores(command) => scores::run(session, &cli.scoring, command).await,
+        Command::Token => {
+            println!("{}", session.access_token());
+            Ok(())
+        }
         Command::Sim(_) => Ok(()),
     }
 }

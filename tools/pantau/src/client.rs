@@ -36,6 +36,15 @@ impl Session {
         ))
     }
 
+    /// The access token itself (what `Bearer` sends).
+    pub fn access_token(&self) -> &str {
+        self.bearer
+            .0
+            .to_str()
+            .unwrap_or_default()
+            .trim_start_matches("Bearer ")
+    }
+
     /// Connects to the scoring service at `url` with this session's token.
     pub async fn scoring(&self, url: &str) -> anyhow::Result<Scoring> {
         let channel = channel(url, "scoring").await?;

@@ -1,14 +1,17 @@
 //! The dashboard in a real browser (headless Chromium over WebDriver): a
 //! seeded province, the page loaded, the month switched, and the league
 //! table, the category chart and the map markers checked against the public
-//! API the page reads. Screenshots go to the target dir (or
+//! API the page reads; a leader signing in with a token sees an agency's
+//! named workers and today's positions, which the public never does. Screenshots go to the target dir (or
 //! PANTAU_SCREENSHOT_DIR) for a person to look at.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use pantau_fraud::domain::simulate::SimEvent;
-use pantau_proto::events::v1::identity_event::Event as I;
+use pantau_proto::events::v1::{
+    self as ev, attendance_event::Event as T, identity_event::Event as I,
+};
 use pantau_testkit::{given, then, when};
 use serde_json::Value;
 
@@ -116,8 +119,8 @@ async fn save(b: &Browser, name: &str) -> anyhow::Result<PathBuf> {
 }
 
 #[tokio::test]
-async fn the_dashboard_shows_the_league_chart_and_map_and_follows_the_month() -> anyhow::Result<()>
-{
+async fn the_dashboard_follows_the_month_and_shows_a_leader_names_and_positions()
+-> anyhow::Result<()> {
     let c = given("a reporting service", Cluster::start()).await?;
     let events = when(
         "September of a 150-worker province is on the streams",
@@ -205,6 +208,8 @@ async fn the_dashboard_shows_the_league_chart_and_map_and_follows_the_month() ->
         )
         .await?;
 
+        leader_view(&c, &b, &events).await?;
+
         when("the page is opened on a phone-sized screen", async {
             b.resize(390, 844).await?;
             b.goto(&format!("{}/?month=2026-09", c.base)).await
@@ -245,4 +250,176 @@ async fn the_dashboard_shows_the_league_chart_and_map_and_follows_the_month() ->
     b.quit().await;
     c.stop().await;
     run
+}
+
+/// A province admin signs in with a token, picks the first agency and sees
+/// its named workers and where five of them checked in today; signed out,
+/// the names and positions are gone.
+async fn leader_view(c: &Cluster, b: &Browser, events: &[SimEvent]) -> anyhow::Result<()> {
+    let league = c.json("/api/v1/league?month=2026-09").await?;
+    let agency = &league["agencies"][0]["agency"];
+    let agency_id = agency["agency_id"].as_str().unwrap_or_default().to_owned();
+    let tz: chrono_tz::Tz = agency["time_zone"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(chrono_tz::Asia::Jakarta);
+    let today = chrono::Utc::now()
+        .with_timezone(&tz)
+        .date_naive()
+        .to_string();
+    let staff: Vec<(String, String)> = events
+        .iter()
+        .filter_map(|e| match e {
+            SimEvent::Identity {
+                event: I::WorkerRegistered(w),
+                ..
+            } if w.agency_id == agency_id => Some((w.worker_id.clone(), w.unit_id.clone())),
+            _ => None,
+        })
+        .take(5)
+        .collect();
+    when("five of the agency's workers check in today", async {
+        let attendance = pantau_eventstore::EventStore::open_context(
+            &c.client().await?,
+            "attendance",
+            pantau_eventstore::AppendMode::Pipelined,
+        )
+        .await?;
+        for (i, (worker, unit)) in staff.iter().enumerate() {
+            let step = f64::from(u32::try_from(i).unwrap_or(0)) * 0.01;
+            attendance
+                .append(pantau_feed::attendance(&T::CheckedIn(ev::CheckedIn {
+                    presence: Some(ev::Presence {
+                        worker_id: worker.clone(),
+                        agency_id: agency_id.clone(),
+                        unit_id: unit.clone(),
+                        at: Some(pantau_platform::time::timestamp(chrono::Utc::now())),
+                        position: Some(ev::GeoPoint {
+                            latitude: -6.2 + step,
+                            longitude: 106.8 + step,
+                        }),
+                        local_date: today.clone(),
+                        inside: true,
+                        site_id: "site".into(),
+                        ..Default::default()
+                    }),
+                })))
+                .await?;
+        }
+        c.settle().await
+    })
+    .await?;
+    let token = c.token(&["province_admin"], None);
+    let (_, body) = c
+        .get(
+            &format!("/api/v1/agencies/{agency_id}/workers?month=2026-09"),
+            Some(&token),
+        )
+        .await?;
+    let workers: Value = serde_json::from_str(&body)?;
+    let mut named: Vec<String> = workers["workers"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|w| w["worker_id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+
+    when(
+        "a leader signs in with a token and picks the agency",
+        async {
+            b.goto(&format!("{}/?month=2026-09", c.base)).await?;
+            b.wait_for(
+                "the page",
+                "return document.body.dataset.state === 'ready'",
+                LOAD,
+            )
+            .await?;
+            then(
+                "the public page shows no leader's figures or positions",
+                b.eval(
+                    "return document.querySelector('#leader').hidden \
+                 && document.querySelectorAll('#map path.position').length === 0",
+                )
+                .await?
+                    == Value::Bool(true),
+            );
+            b.click("#leader-btn").await?;
+            b.type_into("#leader-token", &token).await?;
+            b.click("#leader-form button[type=submit]").await?;
+            b.wait_for(
+                "the leader's note",
+                "return document.body.dataset.state === 'ready' \
+             && !document.querySelector('#leader-body').hidden",
+                LOAD,
+            )
+            .await?;
+            b.click(&format!("#league tbody tr[data-agency-id='{agency_id}']"))
+                .await?;
+            b.wait_for(
+                "the agency's workers",
+                "return document.body.dataset.state === 'ready' \
+             && document.querySelectorAll('#leader-workers tbody tr').length > 0",
+                LOAD,
+            )
+            .await
+        },
+    )
+    .await?;
+    let seen = b
+        .eval(
+            "return {
+               workers: [...document.querySelectorAll('#leader-workers tbody tr')]
+                 .map((r) => r.dataset.workerId),
+               units: document.querySelectorAll('#leader-units tbody tr').length,
+               positions: document.querySelectorAll('#map path.position').length,
+               form_shown: document.querySelector('#leader-form').offsetParent !== null,
+             }",
+        )
+        .await?;
+    let mut shown: Vec<String> = seen["workers"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|w| w.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    named.sort();
+    shown.sort();
+    then(
+        &format!("the leader sees the agency's {} named workers", named.len()),
+        !named.is_empty() && shown == named,
+    );
+    then("and its units", seen["units"].as_u64().unwrap_or(0) > 0);
+    then(
+        "the sign-in form is gone once signed in",
+        seen["form_shown"] == false,
+    );
+    then(
+        &format!(
+            "and today's five positions on the map: {}",
+            seen["positions"]
+        ),
+        seen["positions"] == 5,
+    );
+    save(b, "dashboard-leader.png").await?;
+
+    when("the leader signs out", b.click("#leader-out")).await?;
+    b.wait_for(
+        "the public page again",
+        "return document.body.dataset.state === 'ready' \
+         && document.querySelectorAll('#map path.position').length === 0 \
+         && document.querySelectorAll('#leader-workers tbody tr').length === 0",
+        LOAD,
+    )
+    .await?;
+    then(
+        "the token is forgotten",
+        b.eval("return sessionStorage.getItem('pantau-token')")
+            .await?
+            == Value::Null,
+    );
+    Ok(())
 }

@@ -175,8 +175,8 @@ impl Browser {
         }
     }
 
-    /// Clicks the element a CSS selector finds, as a user would.
-    pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+    /// The element a CSS selector finds: its WebDriver id.
+    async fn find(&self, css: &str) -> anyhow::Result<String> {
         let e = self
             .call(
                 reqwest::Method::POST,
@@ -184,13 +184,31 @@ impl Browser {
                 json!({ "using": "css selector", "value": css }),
             )
             .await?;
-        let id = e[ELEMENT]
+        e[ELEMENT]
             .as_str()
-            .ok_or_else(|| anyhow::anyhow!("no element {css}: {e}"))?;
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("no element {css}: {e}"))
+    }
+
+    /// Clicks the element a CSS selector finds, as a user would.
+    pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+        let id = self.find(css).await?;
         self.call(
             reqwest::Method::POST,
             &format!("/element/{id}/click"),
             json!({}),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Types `text` into the element a CSS selector finds, key by key.
+    pub async fn type_into(&self, css: &str, text: &str) -> anyhow::Result<()> {
+        let id = self.find(css).await?;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            json!({ "text": text }),
         )
         .await?;
         Ok(())

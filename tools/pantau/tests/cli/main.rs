@@ -9,6 +9,7 @@ mod import;
 mod qr;
 mod scores;
 mod sim;
+mod token;
 
 use std::time::Duration;
 
