@@ -2,15 +2,18 @@
 //! (`pantau_fraud::domain::simulate`) numbers every event it generates with
 //! its place on its stream; [`write_month`] appends them there on their
 //! services' subjects with the event store's envelope, in order, so every
-//! consumer reads the month exactly as it would in production. The
-//! benchmarks and the reporting tests seed their streams with it.
+//! consumer reads the month exactly as it would in production; and
+//! [`write_scores`] closes the month on the scoring stream. The benchmarks
+//! and the reporting tests seed their streams with it.
 
+mod scores;
 mod subjects;
 
 use anyhow::Context;
 use pantau_eventstore::{AppendMode, EventStore, NewEvent};
 use pantau_fraud::domain::simulate::SimEvent;
 
+pub use scores::{Score, generated_scores, write_scores};
 pub use subjects::{ReportDays, attendance, identity};
 
 /// Events one atomic batch writes (the event store's group commit uses
@@ -45,7 +48,7 @@ impl Streams {
 /// atomic batches one after the other: pipelined single appends from one
 /// task can overtake each other (a publish waiting for its turn is polled
 /// after later ones), and consumers depend on the order.
-async fn append_in_order(
+pub(crate) async fn append_in_order(
     store: &EventStore,
     events: impl Iterator<Item = anyhow::Result<(u64, NewEvent)>>,
 ) -> anyhow::Result<u64> {

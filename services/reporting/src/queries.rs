@@ -203,7 +203,9 @@ pub async fn figures(
 /// Employed and present workers on each workday from `first` through
 /// `through`, per group: a worker counts on a day their stint covers, in
 /// the group of that stint, on the weekdays of their agency's schedule
-/// (Monday to Friday unless it set others).
+/// (Monday to Friday unless it set others). Approved leave is joined as a
+/// set of worker days, not looked up per employed day: a lookup per row
+/// grew with workers × days × leaves (2.2 s at 3,000 workers).
 pub async fn presence_days(
     pool: &PgPool,
     first: NaiveDate,
@@ -219,14 +221,17 @@ pub async fn presence_days(
     let rows = sqlx::query(AssertSqlSafe(format!(
         "WITH days AS (
              SELECT d::date AS day FROM generate_series($1::date, $2::date, interval '1 day') d
+         ), leave_days AS (
+             SELECT DISTINCT l.worker_id, d.day
+             FROM reporting_attendance.leaves l
+             JOIN days d ON l.first_day <= d.day AND l.last_day >= d.day
+             WHERE l.approved
          ), employed AS (
-             SELECT {key} AS g, d.day, t.worker_id,
-                    EXISTS (SELECT 1 FROM reporting_attendance.leaves l
-                            WHERE l.approved AND l.worker_id = t.worker_id
-                              AND l.first_day <= d.day AND l.last_day >= d.day) AS on_leave
+             SELECT {key} AS g, d.day, t.worker_id, ld.worker_id IS NOT NULL AS on_leave
              FROM reporting_identity.stints t
              JOIN days d ON t.from_day <= d.day AND (t.until_day IS NULL OR t.until_day > d.day)
              LEFT JOIN reporting_attendance.schedules sc ON sc.agency_id = t.agency_id
+             LEFT JOIN leave_days ld ON ld.worker_id = t.worker_id AND ld.day = d.day
              WHERE ($3::text[] IS NULL OR t.agency_id = ANY($3))
                AND extract(isodow FROM d.day)::int = ANY(coalesce(sc.work_days, ARRAY[1, 2, 3, 4, 5]))
          )

@@ -129,8 +129,25 @@ fn scores(e: &Evaluation) -> Value {
     })
 }
 
+/// A new signing key on the identity stream, as identity publishes one,
+/// for the bench's tokens.
+pub async fn publish_signing_key(streams: &Streams) -> anyhow::Result<Issuer> {
+    let issuer = Issuer::new(SigningKeyPair::generate().map_err(|e| anyhow::anyhow!("{e}"))?);
+    streams
+        .identity
+        .append(pantau_feed::identity(&I::SigningKeyPublished(
+            ev::SigningKeyPublished {
+                key_id: issuer.key_id().to_owned(),
+                public_key: issuer.public_key_bytes().to_vec(),
+            },
+        )))
+        .await
+        .context("failed to publish the bench signing key")?;
+    Ok(issuer)
+}
+
 /// Events per stream.
-fn counts(events: &[SimEvent]) -> [u64; 3] {
+pub fn counts(events: &[SimEvent]) -> [u64; 3] {
     let mut n = [0u64; 3];
     for e in events {
         n[match e {
@@ -219,17 +236,7 @@ pub async fn run(pg: &PgServer, workers: usize) -> anyhow::Result<Value> {
     let start = Instant::now();
     let written = write_month(&streams, &sim.events).await?;
     // After the month, so every event keeps the generator's sequence.
-    let issuer = Issuer::new(SigningKeyPair::generate().map_err(|e| anyhow::anyhow!("{e}"))?);
-    streams
-        .identity
-        .append(pantau_feed::identity(&I::SigningKeyPublished(
-            ev::SigningKeyPublished {
-                key_id: issuer.key_id().to_owned(),
-                public_key: issuer.public_key_bytes().to_vec(),
-            },
-        )))
-        .await
-        .context("failed to publish the bench signing key")?;
+    let issuer = publish_signing_key(&streams).await?;
     let write_took = start.elapsed();
     log(&format!(
         "fraud: {written} events written in {:.1} s ({}/s)",

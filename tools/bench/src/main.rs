@@ -9,16 +9,23 @@
 //! `PANTAU_BENCH_SCORING_CLOSE_WORKERS` the one it closes (default 10,000),
 //! and `PANTAU_BENCH_FRAUD_WORKERS` the generated province whose month the
 //! fraud detectors run through (default 100,000 workers).
+//! `PANTAU_BENCH_REPORTING_WORKERS` sets the province the reporting
+//! projections catch up on (default 20,000 workers), and
+//! `PANTAU_BENCH_REPORTING_CLIENTS` / `PANTAU_BENCH_REPORTING_SECS` its
+//! public API load (default 200 clients for 20 s per run).
 //! `PANTAU_BENCH_ONLY` runs only the listed parts beside the raw ceilings,
-//! comma-separated: `identity`, `attendance`, `activity`, `scoring`, `fraud`.
+//! comma-separated: `identity`, `attendance`, `activity`, `scoring`, `fraud`,
+//! `reporting`.
 
 mod activity;
 mod attendance;
 mod data;
 mod fraud;
 mod identity;
+mod load;
 mod nats;
 mod postgres;
+mod reporting;
 mod scoring;
 mod util;
 
@@ -34,7 +41,14 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-const PARTS: [&str; 5] = ["identity", "attendance", "activity", "scoring", "fraud"];
+const PARTS: [&str; 6] = [
+    "identity",
+    "attendance",
+    "activity",
+    "scoring",
+    "fraud",
+    "reporting",
+];
 
 /// A positive count from the environment, or `default`.
 fn count(var: &str, default: usize) -> anyhow::Result<usize> {
@@ -66,6 +80,11 @@ async fn run() -> anyhow::Result<serde_json::Value> {
     let scoring_workers = count("PANTAU_BENCH_SCORING_WORKERS", 100_000)?;
     let close_workers = count("PANTAU_BENCH_SCORING_CLOSE_WORKERS", 10_000)?;
     let fraud_workers = count("PANTAU_BENCH_FRAUD_WORKERS", 100_000)?;
+    let report = reporting::Options {
+        workers: count("PANTAU_BENCH_REPORTING_WORKERS", 20_000)?,
+        clients: count("PANTAU_BENCH_REPORTING_CLIENTS", 200)?,
+        duration: std::time::Duration::from_secs(count("PANTAU_BENCH_REPORTING_SECS", 20)? as u64),
+    };
     let raw_nats = nats::run().await?;
     let pg = pantau_testkit::PgServer::start().await?;
     let raw_postgres = postgres::run(&pg).await?;
@@ -88,6 +107,10 @@ async fn run() -> anyhow::Result<serde_json::Value> {
         fraud = fraud::run(&pg, fraud_workers).await?;
         fraud["ratios"] = util::fraud_ratios(&raw_nats, &fraud);
     }
+    let mut reporting = serde_json::Value::Null;
+    if wants("reporting") {
+        reporting = reporting::run(&pg, &report).await?;
+    }
     let mut identity = serde_json::Value::Null;
     if wants("identity") {
         identity = identity::run(&pg, workers).await?;
@@ -103,5 +126,6 @@ async fn run() -> anyhow::Result<serde_json::Value> {
         "activity": activity,
         "scoring": scoring,
         "fraud": fraud,
+        "reporting": reporting,
     }))
 }
