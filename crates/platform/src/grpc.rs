@@ -16,7 +16,8 @@ use tonic_types::{ErrorDetails, StatusExt};
 use crate::clock::{SIM_TIME_HEADER, sync_with_request_time, with_request_time};
 use crate::shutdown::Shutdown;
 
-/// Serves `routes` on `listener` in a spawned task until `shutdown`, beside
+/// Serves `routes` on `listener` in a spawned task until `shutdown` — over
+/// gRPC and, for browsers, gRPC-Web (HTTP/1.1 or HTTP/2) — beside
 /// the gRPC health service (reporting the whole server, `""`, and
 /// `service_name`, the full proto name such as
 /// `pantau.attendance.v1.AttendanceService`, as serving) and reflection over
@@ -44,9 +45,13 @@ pub async fn spawn_server(
     // the client's delayed ACK (tens of milliseconds).
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let server = tokio::spawn(async move {
+        // HTTP/1.1 and gRPC-Web too, for browsers (the field app); native
+        // gRPC clients keep HTTP/2.
         let result = Server::builder()
+            .accept_http1(true)
             .trace_fn(request_span)
             .layer(DevClockLayer { enabled: dev_clock })
+            .layer(tonic_web::GrpcWebLayer::new())
             .add_routes(routes)
             .add_service(health)
             .add_service(reflection)
@@ -273,5 +278,49 @@ mod tests {
         drop(health);
         tokio::time::timeout(Duration::from_secs(10), server).await??;
         Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_browser_reaches_the_server_over_grpc_web_on_http1() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let shutdown = crate::shutdown::Shutdown::new();
+        let (addr, server) = super::spawn_server(
+            listener,
+            "pantau.test.v1.Test",
+            tonic::service::Routes::default(),
+            false,
+            shutdown.clone(),
+        )
+        .await
+        .expect("server");
+        // An empty HealthCheckRequest in one gRPC-Web data frame, as a
+        // browser's fetch sends it (HTTP/1.1).
+        let resp = reqwest::Client::new()
+            .post(format!("http://{addr}/grpc.health.v1.Health/Check"))
+            .header("content-type", "application/grpc-web+proto")
+            .header("x-grpc-web", "1")
+            .body(vec![0u8, 0, 0, 0, 0])
+            .send()
+            .await
+            .expect("a gRPC-Web call");
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.version(), http::Version::HTTP_11);
+        assert_eq!(
+            resp.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/grpc-web+proto")
+        );
+        let bytes = resp.bytes().await.expect("body");
+        // A data frame of 2 bytes: HealthCheckResponse { status: SERVING }.
+        assert_eq!(bytes.get(..7), Some(&[0u8, 0, 0, 0, 2, 0x08, 0x01][..]));
+        // Then the trailers frame (flag 0x80) with grpc-status 0.
+        assert_eq!(bytes.get(7), Some(&0x80));
+        let trailers = String::from_utf8_lossy(bytes.get(12..).unwrap_or_default());
+        assert!(trailers.contains("grpc-status:0"), "{trailers}");
+        shutdown.trigger();
+        server.await.expect("server task");
     }
 }
