@@ -137,13 +137,16 @@ async fn the_dashboard_follows_the_month_and_shows_a_leader_names_and_positions(
             _ => None,
         })
         .collect();
-    let scores = |spread: usize, floor: f64| -> Vec<(String, String, String, f64)> {
+    let scores = |spread: usize, floor: f64| -> Vec<pantau_feed::Score> {
         workers
             .iter()
             .enumerate()
-            .map(|(i, (a, u, w))| {
-                let s = floor + f64::from(u32::try_from((i * spread) % 50).unwrap_or(0));
-                (a.clone(), u.clone(), w.clone(), s.min(100.0))
+            .map(|(i, (a, u, w))| pantau_feed::Score {
+                agency_id: a.clone(),
+                unit_id: u.clone(),
+                worker_id: w.clone(),
+                score: (floor + f64::from(u32::try_from((i * spread) % 50).unwrap_or(0)))
+                    .min(100.0),
             })
             .collect()
     };

@@ -123,61 +123,19 @@ impl Cluster {
         Ok(events)
     }
 
-    /// Publishes a closed month of scores, as scoring does: one finalized
-    /// score per worker (agency, unit, worker, score) and each agency's
-    /// month closed. `month` is YYYY-MM.
+    /// Publishes a closed month of scores (`month` is YYYY-MM) as scoring
+    /// does, through `pantau_feed::write_scores`.
     pub async fn publish_scores(
         &self,
         month: &str,
-        scores: &[(String, String, String, f64)],
+        scores: &[pantau_feed::Score],
     ) -> anyhow::Result<()> {
         let stream =
             EventStore::open_context(&self.client().await?, "scoring", AppendMode::Pipelined)
                 .await?;
-        let key = month.replace('-', "");
-        let mut workers: std::collections::BTreeMap<&str, u32> = Default::default();
-        for (agency, unit, worker, score) in scores {
-            *workers.entry(agency).or_default() += 1;
-            let category = match *score {
-                s if s >= 90.0 => ev::Category::SangatBaik,
-                s if s >= 76.0 => ev::Category::Baik,
-                s if s >= 61.0 => ev::Category::Cukup,
-                s if s >= 51.0 => ev::Category::Kurang,
-                _ => ev::Category::KurangSekali,
-            };
-            stream
-                .append(scoring(
-                    format!("pantau.scoring.score.{agency}.{key}.{worker}"),
-                    ev::scoring_event::Event::MonthlyScoreFinalized(ev::MonthlyScoreFinalized {
-                        agency_id: agency.clone(),
-                        unit_id: unit.clone(),
-                        worker_id: worker.clone(),
-                        month: month.to_owned(),
-                        revision: 1,
-                        figures: Some(ev::MonthFigures {
-                            points: score * 2.0,
-                            score: *score,
-                            category: category as i32,
-                            ..Default::default()
-                        }),
-                    }),
-                ))
-                .await?;
-        }
-        for (agency, n) in workers {
-            stream
-                .append(scoring(
-                    format!("pantau.scoring.month.{agency}.{key}"),
-                    ev::scoring_event::Event::MonthClosed(ev::MonthClosed {
-                        agency_id: agency.to_owned(),
-                        month: month.to_owned(),
-                        revision: 1,
-                        workers: n,
-                        ..Default::default()
-                    }),
-                ))
-                .await?;
-        }
+        let month = pantau_platform::time::Month::parse(month, "month")
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        pantau_feed::write_scores(&stream, month, scores).await?;
         Ok(())
     }
 

@@ -235,11 +235,10 @@ impl Browser {
         Ok(base64::engine::general_purpose::STANDARD.decode(b64)?)
     }
 
-    pub async fn quit(mut self) {
+    /// Ends the session (chromedriver closes the browser); dropping then
+    /// stops the driver and removes the profile.
+    pub async fn quit(self) {
         let _ = self.http.delete(&self.session).send().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-        let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
 
@@ -248,6 +247,7 @@ impl Drop for Browser {
         // A failed test still stops the driver and the browser it started
         // (found by its profile, which no other process names).
         let _ = self.driver.kill();
+        let _ = self.driver.wait();
         let _ = Command::new("pkill")
             .arg("-f")
             .arg(self.profile.display().to_string())
