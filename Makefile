@@ -14,12 +14,13 @@ BUF := npx --yes @bufbuild/buf@1
 # new package's scripts (and --upgrade would delete bin/nats-server).
 PY_TEST_DEPS := nats-py==2.16.0 grpcio-tools==1.85.1 grpcio==1.85.1 protobuf==7.36.2
 
-.PHONY: help run stop test bench lint fmt proto-lint clean-data
+.PHONY: help run stop test bench lint fmt proto-lint clean-data app
 
 help:
 	@echo "make run         build and start NATS, PostgreSQL and the services (Ctrl-C stops)"
 	echo "make test        run every test (throwaway NATS and PostgreSQL per test run)"
 	echo "make bench       throughput and latency figures"
+	echo "make app         build the field app (app/dist, npm packages pinned by app/package-lock.json)"
 	echo "make lint        rustfmt, clippy and buf lint"
 	echo "make fmt         format the Rust code"
 	echo "make proto-lint  buf lint only"
@@ -56,6 +57,16 @@ lint:
 
 fmt:
 	cargo fmt --all
+
+# The field app: npm installs exactly what app/package-lock.json pins (again only when the lock
+# file changed), buf generates the TypeScript from proto/, tsc checks it, vite builds app/dist.
+app:
+	@cd app
+	if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+	  echo "app: npm ci" >&2
+	  npm ci --no-audit --no-fund --loglevel=error
+	fi
+	npm run --silent build
 
 proto-lint:
 	$(BUF) lint

@@ -126,6 +126,8 @@ async function upload() {
     }
     lastError = "";
     const judged = new Map(answer.results.map((r) => [r.deviceSeq.toString(), r]));
+    // Never loop on a batch the service answered without verdicts.
+    if (!batch.some((q) => judged.has(q.seq))) return;
     const shown = scans.verdicts(sessionId).map((v) => {
       const r = judged.get(v.seq);
       if (!r) return v;
