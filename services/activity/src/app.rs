@@ -1,5 +1,6 @@
-//! Wiring: database, streams, the in-memory directory and its followers,
-//! the read model, the duplicate-work detector and the gRPC server.
+//! Wiring: database (and its migrations), streams, the in-memory directory
+//! and its followers, the read model, the duplicate-work detector and the
+//! gRPC server.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -48,6 +49,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         &[("plan_cache_mode", "force_generic_plan")],
     )
     .await?;
+    sqlx::migrate!("./migrations")
+        .run(&pool)
+        .await
+        .context("failed to apply migrations")?;
     let client = async_nats::connect(&config.nats_url)
         .await
         .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
@@ -126,7 +131,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let listener = TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("failed to listen on {}", config.addr))?;
-    let routes = tonic::service::Routes::new(ActivityServiceServer::new(Api(activity.clone())));
+    // Evidence photos are larger than tonic's 4 MiB default allows.
+    let routes = tonic::service::Routes::new(
+        ActivityServiceServer::new(Api(activity.clone()))
+            .max_decoding_message_size(pantau_photos::MAX_MESSAGE_BYTES),
+    );
     let (addr, server) = pantau_platform::grpc::spawn_server(
         listener,
         SERVICE_NAME,

@@ -1,8 +1,9 @@
 //! The attendance read model (schema `attendance_read`), projected from the
 //! PANTAU_ATTENDANCE stream: every check-in with its position (for maps),
 //! one row per worker and local day (first in, last out, lateness), leave
-//! requests, and every scan's verdict (for audit). A check-in retried under
-//! the same request id is stored once, whenever the retry comes.
+//! requests, sessions as opened (what each scanner may scan for) and every
+//! scan's verdict (for audit). A check-in retried under the same request id
+//! is stored once, whenever the retry comes.
 
 use pantau_eventstore::RecordedEvent;
 use pantau_projection::{Projection, ProjectionError};
@@ -80,6 +81,20 @@ CREATE TABLE IF NOT EXISTS scans (
     seq        bigint NOT NULL,
     PRIMARY KEY (session_id, scanner_id, device_seq)
 );
+-- Sessions as opened: what a scanner may scan for. Invitations are
+-- (invited_agencies[i], invited_units[i]); an empty unit is the whole agency.
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id       text PRIMARY KEY,
+    title            text NOT NULL,
+    place            text NOT NULL,
+    starts_at        timestamptz NOT NULL,
+    ends_at          timestamptz NOT NULL,
+    time_zone        text NOT NULL,
+    invited_agencies text[] NOT NULL,
+    invited_units    text[] NOT NULL,
+    scanner_ids      text[] NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_scanner ON sessions USING gin (scanner_ids);
 ";
 
 /// Leave status codes in the `leave` table (the API's LeaveStatus numbers).
@@ -119,6 +134,7 @@ impl Projection for AttendanceReadModel {
                 rows.push(r, &event)?;
                 rows.write(conn).await
             }
+            Event::SessionOpened(o) => session_opened(conn, o).await,
             Event::LeaveRequested(l) => leave_requested(conn, l).await,
             Event::LeaveApproved(d) => {
                 leave_decided(conn, &d.leave_id, LEAVE_APPROVED, &d.decided_by, "").await
@@ -321,6 +337,40 @@ impl PresenceRows {
         .await?;
         Ok(())
     }
+}
+
+async fn session_opened(
+    conn: &mut PgConnection,
+    o: ev::SessionOpened,
+) -> Result<(), ProjectionError> {
+    let at = |t: Option<&ev::Timestamp>, what: &str| {
+        t.and_then(from_timestamp).ok_or_else(|| {
+            ProjectionError::Poison(format!("session {} has no {what}", o.session_id))
+        })
+    };
+    let (agencies, units): (Vec<_>, Vec<_>) = o
+        .invited
+        .iter()
+        .map(|i| (i.agency_id.as_str(), i.unit_id.as_str()))
+        .unzip();
+    sqlx::query(
+        r"INSERT INTO sessions (session_id, title, place, starts_at, ends_at, time_zone,
+            invited_agencies, invited_units, scanner_ids)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+          ON CONFLICT (session_id) DO NOTHING",
+    )
+    .bind(&o.session_id)
+    .bind(&o.title)
+    .bind(&o.place)
+    .bind(at(o.starts_at.as_ref(), "start")?)
+    .bind(at(o.ends_at.as_ref(), "end")?)
+    .bind(&o.time_zone)
+    .bind(agencies)
+    .bind(units)
+    .bind(&o.scanner_ids)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 async fn leave_requested(

@@ -143,7 +143,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let listener = TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("failed to listen on {}", config.addr))?;
-    let routes = Routes::new(IdentityServiceServer::from_arc(identity.clone()));
+    // Portraits are larger than tonic's 4 MiB default allows.
+    let routes = Routes::new(
+        IdentityServiceServer::from_arc(identity.clone())
+            .max_decoding_message_size(pantau_photos::MAX_MESSAGE_BYTES),
+    );
     let (addr, server) = pantau_platform::grpc::spawn_server(
         listener,
         IdentityServiceServer::<Arc<Identity>>::NAME,

@@ -4,6 +4,7 @@
 //! module per noun.
 
 mod catalog;
+mod photos;
 mod queries;
 mod ratings;
 mod reports;
@@ -283,5 +284,16 @@ impl ActivityService for Api {
         req: Request<api::GetAgencyVolumeRequest>,
     ) -> Rpc<api::GetAgencyVolumeResponse> {
         rpc!(self, req, queries::agency_volume)
+    }
+
+    async fn upload_photo(
+        &self,
+        req: Request<api::UploadPhotoRequest>,
+    ) -> Rpc<api::UploadPhotoResponse> {
+        rpc!(self, req, photos::upload)
+    }
+
+    async fn get_photo(&self, req: Request<api::GetPhotoRequest>) -> Rpc<api::GetPhotoResponse> {
+        rpc!(self, req, photos::get)
     }
 }

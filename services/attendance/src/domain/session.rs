@@ -63,14 +63,20 @@ impl Session {
     }
 
     pub fn invites(&self, agency_id: &str, unit_id: &str) -> bool {
-        self.invited
-            .iter()
-            .any(|(a, u)| a == agency_id && (u.is_empty() || u == unit_id))
+        invites(&self.invited, agency_id, unit_id)
     }
 
     pub fn allows_scanner(&self, scanner_id: &str) -> bool {
         self.scanners.iter().any(|s| s == scanner_id)
     }
+}
+
+/// Whether `invited` ((agency, unit); an empty unit is the whole agency)
+/// takes in a worker of `unit_id` in `agency_id`.
+pub fn invites(invited: &[(String, String)], agency_id: &str, unit_id: &str) -> bool {
+    invited
+        .iter()
+        .any(|(a, u)| a == agency_id && (u.is_empty() || u == unit_id))
 }
 
 /// The first verdict on a scan.

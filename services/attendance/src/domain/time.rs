@@ -66,7 +66,7 @@ pub fn format_minute(minute: u32) -> String {
 /// `YYYY-MM-DDTHH:MM` in `tz` as an instant. A local time that does not
 /// exist or is ambiguous (DST; not in Indonesia) is refused.
 pub fn parse_local_datetime(s: &str, tz: Tz, field: &str) -> Result<DateTime<Utc>, DomainError> {
-    let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").map_err(|_| {
+    let naive = NaiveDateTime::parse_from_str(s, LOCAL_DATETIME).map_err(|_| {
         DomainError::invalid(
             field,
             format!("{s:?} is not a local time (YYYY-MM-DDTHH:MM)"),
@@ -77,6 +77,13 @@ pub fn parse_local_datetime(s: &str, tz: Tz, field: &str) -> Result<DateTime<Utc
         .map(|t| t.with_timezone(&Utc))
         .ok_or_else(|| DomainError::invalid(field, "does not exist once in this time zone"))
 }
+
+/// `at` as `YYYY-MM-DDTHH:MM` in `tz`: what [`parse_local_datetime`] reads.
+pub fn format_local_datetime(at: DateTime<Utc>, tz: Tz) -> String {
+    at.with_timezone(&tz).format(LOCAL_DATETIME).to_string()
+}
+
+const LOCAL_DATETIME: &str = "%Y-%m-%dT%H:%M";
 
 pub fn timestamp(at: DateTime<Utc>) -> ev::Timestamp {
     ev::Timestamp {
@@ -234,6 +241,11 @@ mod tests {
         let wita: Tz = "Asia/Makassar".parse().unwrap();
         let t = parse_local_datetime("2026-08-17T07:00", wita, "starts_at").unwrap();
         assert_eq!(t, utc("2026-08-16T23:00:00Z"));
+        assert_eq!(format_local_datetime(t, wita), "2026-08-17T07:00");
+        assert_eq!(
+            format_local_datetime(t, "Asia/Jayapura".parse().unwrap()),
+            "2026-08-17T08:00"
+        );
         assert_eq!(
             parse_local_datetime("17/08/2026", wita, "starts_at")
                 .unwrap_err()

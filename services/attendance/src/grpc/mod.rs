@@ -263,6 +263,17 @@ impl AttendanceService for Api {
         ok(r.await)
     }
 
+    async fn list_scanner_sessions(
+        &self,
+        req: Request<api::ListScannerSessionsRequest>,
+    ) -> Rpc<api::ListScannerSessionsResponse> {
+        let r = async {
+            let scanner = scanners::authenticate(self, req.metadata())?;
+            scanners::sessions(self, &scanner).await
+        };
+        ok(r.await)
+    }
+
     async fn upload_scans(
         &self,
         req: Request<api::UploadScansRequest>,

@@ -1,11 +1,12 @@
-//! Scanner devices (officer phones): registration, revocation and the
-//! device token they upload scans with. The token's secret is derived from
-//! the service's master secret and the scanner id, so a retried
-//! registration returns the same token and no secret is ever stored; the
-//! stream carries only its SHA-256.
+//! Scanner devices (officer phones): registration, revocation, the device
+//! token they call with, and the sessions they may scan for. The token's
+//! secret is derived from the service's master secret and the scanner id,
+//! so a retried registration returns the same token and no secret is ever
+//! stored; the stream carries only its SHA-256.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use pantau_proto::attendance::v1 as api;
 use pantau_proto::events::v1::{self as ev, attendance_event::Event};
@@ -15,6 +16,8 @@ use tonic::metadata::MetadataMap;
 use super::{Attendance, not_found};
 use crate::core::{execute, scanner_subject};
 use crate::directory::Scanner;
+use crate::domain::session::invites;
+use crate::domain::time::format_local_datetime;
 use crate::domain::{DomainError, Principal, parse_id};
 use crate::error::ServiceError;
 
@@ -149,7 +152,7 @@ pub fn authenticate(a: &Attendance, metadata: &MetadataMap) -> Result<Scanner, S
     let unauthenticated = |m: &str| ServiceError::Unauthenticated(m.to_owned());
     let rest = token
         .strip_prefix(DEVICE_TOKEN_PREFIX)
-        .ok_or_else(|| unauthenticated("scans are uploaded with a scanner's device token"))?;
+        .ok_or_else(|| unauthenticated("scanner calls take a scanner's device token"))?;
     let (id, secret) = rest
         .split_once('.')
         .ok_or_else(|| unauthenticated("malformed device token"))?;
@@ -175,4 +178,64 @@ pub fn authenticate(a: &Attendance, metadata: &MetadataMap) -> Result<Scanner, S
         return Err(DomainError::PermissionDenied(format!("scanner {id} has been revoked")).into());
     }
     Ok(scanner.clone())
+}
+
+/// A row of `attendance_read.sessions`.
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    session_id: String,
+    title: String,
+    place: String,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    time_zone: String,
+    invited_agencies: Vec<String>,
+    invited_units: Vec<String>,
+}
+
+/// The sessions `scanner` is allowed in that have not ended by the
+/// service's clock, soonest start first.
+pub async fn sessions(
+    a: &Attendance,
+    scanner: &Scanner,
+) -> Result<api::ListScannerSessionsResponse, ServiceError> {
+    a.settle_read_to_now().await;
+    let rows: Vec<SessionRow> = sqlx::query_as(
+        "SELECT session_id, title, place, starts_at, ends_at, time_zone, invited_agencies,
+            invited_units
+         FROM attendance_read.sessions
+         WHERE scanner_ids @> ARRAY[$1] AND ends_at > $2
+         ORDER BY starts_at, session_id",
+    )
+    .bind(&scanner.id)
+    .bind(a.now())
+    .fetch_all(&a.pool)
+    .await?;
+    let dir = a.dir();
+    let sessions = rows
+        .into_iter()
+        .map(|r| {
+            let tz = r.time_zone.parse().unwrap_or(chrono_tz::Asia::Jakarta);
+            let invited: Vec<(String, String)> = r
+                .invited_agencies
+                .into_iter()
+                .zip(r.invited_units)
+                .collect();
+            let count = dir
+                .workers
+                .values()
+                .filter(|w| w.active && invites(&invited, &w.agency_id, &w.unit_id))
+                .count();
+            api::ScannerSession {
+                session_id: r.session_id,
+                title: r.title,
+                place: r.place,
+                starts_at: format_local_datetime(r.starts_at, tz),
+                ends_at: format_local_datetime(r.ends_at, tz),
+                time_zone: r.time_zone,
+                invited: u32::try_from(count).unwrap_or(u32::MAX),
+            }
+        })
+        .collect();
+    Ok(api::ListScannerSessionsResponse { sessions })
 }

@@ -134,6 +134,49 @@ pub fn site(id: &str, (lat, lon): (f64, f64), radius_m: u32) -> ev::WorkSite {
     }
 }
 
+/// `at` as the local time (WITA) a session is opened with.
+pub fn local(at: DateTime<Utc>) -> String {
+    let wita: chrono_tz::Tz = chrono_tz::Asia::Makassar;
+    at.with_timezone(&wita).format("%Y-%m-%dT%H:%M").to_string()
+}
+
+/// A session at the town square (200 m around [`SQUARE`]) from `starts` to
+/// `ends`, in the first invited agency's time zone, for `scanners`.
+pub fn session(
+    title: &str,
+    starts: DateTime<Utc>,
+    ends: DateTime<Utc>,
+    invited: Vec<ev::Invitation>,
+    scanners: &[&str],
+) -> api::OpenSessionRequest {
+    api::OpenSessionRequest {
+        request_id: rid(),
+        title: title.into(),
+        starts_at: local(starts),
+        ends_at: local(ends),
+        time_zone: String::new(),
+        place: "Halaman Kantor Gubernur".into(),
+        geofence: Some(ev::Geofence {
+            center: Some(ev::GeoPoint {
+                latitude: SQUARE.0,
+                longitude: SQUARE.1,
+            }),
+            radius_m: 200,
+            polygon: vec![],
+        }),
+        invited,
+        scanner_ids: scanners.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
+/// An invitation of `unit_id` in `agency_id` (empty: the whole agency).
+pub fn invite(agency_id: &str, unit_id: &str) -> ev::Invitation {
+    ev::Invitation {
+        agency_id: agency_id.into(),
+        unit_id: unit_id.into(),
+    }
+}
+
 /// Metres north of a point, as a point.
 pub fn north_of((lat, lon): (f64, f64), metres: f64) -> (f64, f64) {
     (lat + metres / 111_195.0, lon)
@@ -288,6 +331,16 @@ impl App {
             .await?
             .into_inner();
         Ok((r.scanner_id, r.device_token))
+    }
+
+    /// Opens `req` as the province admin: the session's id.
+    pub async fn open(&mut self, req: api::OpenSessionRequest) -> anyhow::Result<String> {
+        Ok(self
+            .client
+            .open_session(authed(&self.admin, req))
+            .await?
+            .into_inner()
+            .session_id)
     }
 
     /// The printed code of a worker.

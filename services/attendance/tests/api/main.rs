@@ -7,4 +7,5 @@ mod checkins;
 mod credentials;
 mod helpers;
 mod leave;
+mod scanners;
 mod sessions;

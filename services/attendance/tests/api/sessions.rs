@@ -18,44 +18,19 @@ struct Ceremony {
     session: String,
 }
 
-fn local(at: DateTime<Utc>) -> String {
-    let wita: chrono_tz::Tz = chrono_tz::Asia::Makassar;
-    at.with_timezone(&wita).format("%Y-%m-%dT%H:%M").to_string()
-}
-
 async fn ceremony(app: &mut App) -> anyhow::Result<Ceremony> {
     let (agency, unit) = app.agency("DLH", "Asia/Makassar").await?;
     let (scanner, device) = app.scanner(&agency).await?;
     let now = Utc::now();
     let session = app
-        .client
-        .open_session(authed(
-            &app.admin,
-            api::OpenSessionRequest {
-                request_id: rid(),
-                title: "Upacara HUT RI ke-81".into(),
-                starts_at: local(now - Duration::hours(1)),
-                ends_at: local(now + Duration::hours(1)),
-                time_zone: String::new(),
-                place: "Halaman Kantor Gubernur".into(),
-                geofence: Some(ev::Geofence {
-                    center: Some(ev::GeoPoint {
-                        latitude: SQUARE.0,
-                        longitude: SQUARE.1,
-                    }),
-                    radius_m: 200,
-                    polygon: vec![],
-                }),
-                invited: vec![ev::Invitation {
-                    agency_id: agency.clone(),
-                    unit_id: String::new(),
-                }],
-                scanner_ids: vec![scanner.clone()],
-            },
+        .open(session(
+            "Upacara HUT RI ke-81",
+            now - Duration::hours(1),
+            now + Duration::hours(1),
+            vec![invite(&agency, "")],
+            &[&scanner],
         ))
-        .await?
-        .into_inner()
-        .session_id;
+        .await?;
     Ok(Ceremony {
         agency,
         unit,
@@ -525,27 +500,13 @@ async fn only_registered_allowed_scanners_upload_and_bad_scans_write_nothing() -
         .client
         .open_session(authed(
             &foreign,
-            api::OpenSessionRequest {
-                request_id: rid(),
-                title: "Apel".into(),
-                starts_at: local(at),
-                ends_at: local(at + Duration::hours(1)),
-                time_zone: String::new(),
-                place: String::new(),
-                geofence: Some(ev::Geofence {
-                    center: Some(ev::GeoPoint {
-                        latitude: SQUARE.0,
-                        longitude: SQUARE.1,
-                    }),
-                    radius_m: 100,
-                    polygon: vec![],
-                }),
-                invited: vec![ev::Invitation {
-                    agency_id: c.agency.clone(),
-                    unit_id: String::new(),
-                }],
-                scanner_ids: vec![c.scanner.clone()],
-            },
+            session(
+                "Apel",
+                at,
+                at + Duration::hours(1),
+                vec![invite(&c.agency, "")],
+                &[&c.scanner],
+            ),
         ))
         .await
         .unwrap_err();

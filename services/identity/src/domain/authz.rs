@@ -159,6 +159,10 @@ pub enum Action<'a> {
         agency: Option<&'a str>,
         roles: &'a [Role],
     },
+    /// Storing a portrait. It belongs to no agency: a registration or
+    /// update, authorized for the worker's agency, then names it as the
+    /// worker's photo_ref.
+    UploadPhoto,
 }
 
 /// Allows the action or says why not.
@@ -240,6 +244,10 @@ fn check(p: &Principal, action: &Action<'_>) -> Result<(), String> {
             "reading campaign progress requires an admin or auditor role".into(),
         ),
         Action::CreateAccount { agency, roles } => create_account(p, agency, roles),
+        Action::UploadPhoto => allow(
+            province || p.has(Role::AgencyAdmin),
+            "uploading a portrait requires agency_admin or province_admin".into(),
+        ),
     }
 }
 

@@ -160,6 +160,10 @@ fn matrix() -> Vec<(Action<'static>, &'static [&'static str])> {
             },
             &["province", "admin_b"],
         ),
+        (
+            Action::UploadPhoto,
+            &["province", "admin_a", "admin_b", "admin_none"],
+        ),
     ]
 }
 

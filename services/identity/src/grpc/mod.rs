@@ -7,6 +7,7 @@ mod agencies;
 pub mod campaigns;
 mod import;
 mod personal;
+mod photos;
 pub mod workers;
 
 use std::sync::Arc;
@@ -321,6 +322,23 @@ impl IdentityService for Identity {
         ok(async {
             let p = self.principal(&req)?;
             campaigns::close(self, &p, req.into_inner()).await
+        }
+        .await)
+    }
+    async fn upload_photo(
+        &self,
+        req: Request<api::UploadPhotoRequest>,
+    ) -> Rpc<api::UploadPhotoResponse> {
+        ok(async {
+            let p = self.principal(&req)?;
+            photos::upload(self, &p, req.into_inner()).await
+        }
+        .await)
+    }
+    async fn get_photo(&self, req: Request<api::GetPhotoRequest>) -> Rpc<api::GetPhotoResponse> {
+        ok(async {
+            self.principal(&req)?;
+            photos::get(self, req.into_inner()).await
         }
         .await)
     }

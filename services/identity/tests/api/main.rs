@@ -1,4 +1,5 @@
 //! IdentityService over gRPC against real NATS and PostgreSQL.
 
 mod helpers;
+mod photos;
 mod scenarios;
