@@ -61,6 +61,8 @@ done <scripts/services.txt
 
 log "building release binaries"
 cargo build --release --bins
+log "building the field app (app/dist)"
+make --no-print-directory app >&2 || log "warning: the field app did not build; /app/ will say so"
 target=$(cargo metadata --no-deps --format-version 1 |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 for name in "${names[@]}"; do
@@ -123,6 +125,7 @@ done
   echo
   for i in "${!names[@]}"; do printf '  %-22s grpc://127.0.0.1:%s\n' "${names[$i]}" "${ports[$i]}"; done
   printf '  %-22s %s\n' "dashboard" "http://${PANTAU_REPORTING_HTTP_ADDR:-127.0.0.1:8080}/"
+  printf '  %-22s %s\n' "field app" "http://${PANTAU_REPORTING_HTTP_ADDR:-127.0.0.1:8080}/app/"
   printf '  %-22s %s\n' "nats" "$PANTAU_NATS_URL"
   printf '  %-22s %s\n' "nats monitoring" "http://127.0.0.1:$PANTAU_NATS_MONITOR_PORT"
   printf '  %-22s %s\n' "postgresql" "$PANTAU_DATABASE_URL"

@@ -122,7 +122,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("failed to listen on {}", config.http_addr))?;
     let http_addr = http_listener.local_addr()?;
-    let router = crate::http::router(reporting.clone());
+    let mut upstreams = config.upstreams.clone();
+    upstreams.0.insert(
+        "pantau.reporting.v1.ReportingService".to_owned(),
+        format!("http://{addr}"),
+    );
+    let router = crate::http::router(reporting.clone())
+        .merge(crate::gateway::router(config.app_dir.clone(), upstreams));
     let stop = shutdown.clone();
     let http = tokio::spawn(async move {
         let served = axum::serve(http_listener, router)

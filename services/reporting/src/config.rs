@@ -23,7 +23,49 @@ pub const DEFAULTS: &[(&str, &str)] = &[
         "PANTAU_REPORTING_TILE_ATTRIBUTION",
         "© OpenStreetMap contributors",
     ),
+    ("PANTAU_REPORTING_APP_DIR", "app/dist"),
+    (
+        "PANTAU_REPORTING_UPSTREAM_IDENTITY",
+        "http://127.0.0.1:50051",
+    ),
+    (
+        "PANTAU_REPORTING_UPSTREAM_ATTENDANCE",
+        "http://127.0.0.1:50052",
+    ),
+    (
+        "PANTAU_REPORTING_UPSTREAM_ACTIVITY",
+        "http://127.0.0.1:50053",
+    ),
+    (
+        "PANTAU_REPORTING_UPSTREAM_SCORING",
+        "http://127.0.0.1:50054",
+    ),
+    ("PANTAU_REPORTING_UPSTREAM_FRAUD", "http://127.0.0.1:50055"),
     ("PANTAU_DEV_CLOCK", "false"),
+];
+
+/// The gateway's upstream setting of each service the field app may call.
+const UPSTREAMS: &[(&str, &str)] = &[
+    (
+        "pantau.identity.v1.IdentityService",
+        "PANTAU_REPORTING_UPSTREAM_IDENTITY",
+    ),
+    (
+        "pantau.attendance.v1.AttendanceService",
+        "PANTAU_REPORTING_UPSTREAM_ATTENDANCE",
+    ),
+    (
+        "pantau.activity.v1.ActivityService",
+        "PANTAU_REPORTING_UPSTREAM_ACTIVITY",
+    ),
+    (
+        "pantau.scoring.v1.ScoringService",
+        "PANTAU_REPORTING_UPSTREAM_SCORING",
+    ),
+    (
+        "pantau.fraud.v1.FraudService",
+        "PANTAU_REPORTING_UPSTREAM_FRAUD",
+    ),
 ];
 
 #[derive(Debug, Clone)]
@@ -44,6 +86,11 @@ pub struct Config {
     /// The map's tile server (`{z}/{x}/{y}`); empty: no tiles.
     pub tile_url: String,
     pub tile_attribution: String,
+    /// The field app's built files, served at /app/.
+    pub app_dir: std::path::PathBuf,
+    /// Where the gateway at /app/rpc/ sends each service's calls (this
+    /// service's own are added at start); an empty URL: not forwarded.
+    pub upstreams: crate::gateway::Upstreams,
 }
 
 impl Config {
@@ -76,7 +123,28 @@ impl Config {
                 reason: "must be an http(s) URL with {z}/{x}/{y}, or empty for no tiles".into(),
             });
         }
+        let mut upstreams = crate::gateway::Upstreams::default();
+        for (service, key) in UPSTREAMS {
+            let url = s
+                .get(key)
+                .unwrap_or("")
+                .trim()
+                .trim_end_matches('/')
+                .to_owned();
+            if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::Invalid {
+                    key: (*key).into(),
+                    reason: "must be an http(s) URL (e.g. http://127.0.0.1:50051), or empty".into(),
+                });
+            }
+            upstreams.0.insert((*service).to_owned(), url);
+        }
         Ok(Self {
+            app_dir: s
+                .get("PANTAU_REPORTING_APP_DIR")
+                .unwrap_or("app/dist")
+                .into(),
+            upstreams,
             nats_url: s.require("PANTAU_NATS_URL")?.to_owned(),
             database_url: s.require("PANTAU_DATABASE_URL")?.to_owned(),
             database: s.require("PANTAU_REPORTING_DATABASE")?.to_owned(),
@@ -109,6 +177,8 @@ impl Config {
             cache_ttl: Duration::ZERO,
             tile_url: String::new(),
             tile_attribution: String::new(),
+            app_dir: "app/dist".into(),
+            upstreams: crate::gateway::Upstreams::default(),
         }
     }
 }
@@ -148,6 +218,7 @@ mod tests {
             ("PANTAU_REPORTING_CACHE_SECS", "soon"),
             ("PANTAU_REPORTING_HTTP_ADDR", "nowhere"),
             ("PANTAU_REPORTING_TILE_URL", "file:///etc/passwd"),
+            ("PANTAU_REPORTING_UPSTREAM_ACTIVITY", "127.0.0.1:50053"),
         ] {
             let err = Config::from_settings(&settings(&[(key, value)])).unwrap_err();
             assert!(err.to_string().contains(key), "{err}");

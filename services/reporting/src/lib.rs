@@ -15,6 +15,7 @@ pub mod app;
 pub mod cache;
 pub mod config;
 pub mod core;
+pub mod gateway;
 pub mod grpc;
 pub mod http;
 pub mod projections;

@@ -3,6 +3,7 @@
 //! the answers read over HTTP (and gRPC) as the public and leaders read them.
 
 mod browser;
+mod gateway;
 mod privacy;
 mod projections;
 mod webdriver;
@@ -32,6 +33,11 @@ impl Cluster {
     /// NATS, PostgreSQL, the reporting service, and a signing key on the
     /// identity stream for leaders' tokens.
     pub async fn start() -> anyhow::Result<Cluster> {
+        Self::start_with(|_| {}).await
+    }
+
+    /// As [`Cluster::start`], with `adjust` applied to the service's config.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> anyhow::Result<Cluster> {
         let nats = NatsServer::start().await?;
         let pg = PgServer::start().await?;
         let issuer = Issuer::new(SigningKeyPair::generate()?);
@@ -47,7 +53,9 @@ impl Cluster {
             )))
             .await?;
         // Boxed: the start-up future is large for a test thread's stack.
-        let running = Box::pin(app::start(Config::in_process(&nats.url, &pg.url))).await?;
+        let mut config = Config::in_process(&nats.url, &pg.url);
+        adjust(&mut config);
+        let running = Box::pin(app::start(config)).await?;
         let base = format!("http://{}", running.http_addr);
         Ok(Cluster {
             nats,
