@@ -49,7 +49,11 @@ export function device(token: string) {
 export function isOffline(e: unknown): boolean {
   if (!navigator.onLine) return true;
   const err = ConnectError.from(e);
-  return err.code === Code.Unavailable || err.code === Code.Unknown && /fetch|network/i.test(err.rawMessage) || err.code === Code.DeadlineExceeded;
+  return (
+    err.code === Code.Unavailable ||
+    err.code === Code.DeadlineExceeded ||
+    (err.code === Code.Unknown && /fetch|network/i.test(err.rawMessage))
+  );
 }
 
 /** A message for the person holding the phone. */

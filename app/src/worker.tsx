@@ -1,6 +1,6 @@
 // The worker's screen: check in and out where they stand, their rotating QR code for a
 // ceremony, an activity report with a camera photo, and the month so far.
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import QRCode from "qrcode";
 import { activity, attendance, explain, identity, requestId, scoring } from "./rpc.js";
 import { position } from "./geo.js";
@@ -139,12 +139,17 @@ function QrOverlay({ workerId, onClose }: { workerId: string; onClose: () => voi
         }
       }
       const secret = Uint8Array.from(atob(stored.s), (c) => c.charCodeAt(0));
+      let shown = -1;
       const draw = async () => {
         if (stopped || !stored) return;
         const now = Date.now() / 1000;
         const step = Math.floor(now / stored.step);
-        const code = rotatingCode(secret, stored.w, stored.v, BigInt(step));
-        setSvg(await QRCode.toString(code, { type: "svg", errorCorrectionLevel: "M", margin: 2 }));
+        // The countdown ticks every second; the code is drawn again only when its step turns.
+        if (step !== shown) {
+          shown = step;
+          const code = rotatingCode(secret, stored.w, stored.v, BigInt(step));
+          setSvg(await QRCode.toString(code, { type: "svg", errorCorrectionLevel: "M", margin: 2 }));
+        }
         setLeft(Math.ceil((step + 1) * stored.step - now));
         timer = window.setTimeout(draw, 1000);
       };
@@ -179,7 +184,8 @@ function ReportForm({ s, onReported }: { s: Session; onReported: () => void }) {
   const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
   const video = useRef<HTMLVideoElement | null>(null);
-  const preview = photo ? URL.createObjectURL(photo) : "";
+  // One object URL per picture (not per render), released when the picture changes.
+  const preview = useMemo(() => (photo ? URL.createObjectURL(photo) : ""), [photo]);
   useEffect(() => () => preview && URL.revokeObjectURL(preview), [preview]);
 
   useEffect(() => {

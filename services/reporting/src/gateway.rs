@@ -140,12 +140,13 @@ async fn forward(
         }
     };
     let mut response = Response::builder().status(answer.status());
+    // Framing is this connection's own: the body is streamed anew.
+    let hop_by_hop = [
+        header::CONNECTION,
+        header::TRANSFER_ENCODING,
+        header::CONTENT_LENGTH,
+    ];
     for (name, value) in answer.headers() {
-        let hop_by_hop = [
-            header::CONNECTION,
-            header::TRANSFER_ENCODING,
-            header::CONTENT_LENGTH,
-        ];
         if !hop_by_hop.contains(name) {
             response = response.header(HeaderName::from(name), value.clone());
         }
