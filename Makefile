@@ -33,7 +33,8 @@ run:
 stop:
 	@scripts/run.sh stop
 
-test:
+# The field app's browser test (tests/e2e/field_app.rs) drives the built app, so the app is built first.
+test: app
 	@. scripts/tools.sh
 	if [ -n "$(strip $(PY_TEST_DEPS))" ] && [ "$$(cat .tools/py/.deps 2>/dev/null)" != "$(strip $(PY_TEST_DEPS))" ]; then
 	  echo "tools: installing python test deps into .tools/py: $(strip $(PY_TEST_DEPS))" >&2

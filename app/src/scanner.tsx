@@ -8,6 +8,7 @@ import { attendance, device, explain } from "./rpc.js";
 import { Camera } from "./camera.js";
 import { Photo } from "./photo.js";
 import { flush, lastError, scans, startUploader, type Verdict } from "./scanqueue.js";
+import { codeWorker } from "./rotating.js";
 import { t } from "./i18n.js";
 import type { ScannerSession } from "./gen/pantau/attendance/v1/attendance_pb.js";
 
@@ -128,7 +129,12 @@ function Sessions({ token, onPick }: { token: string; onPick: (s: { id: string; 
 function Scanning({ session, onLeave }: { session: { id: string; title: string }; onLeave: () => void }) {
   const [scanning, setScanning] = useState(false);
   const [last, setLast] = useState<string>("");
+  const [again, setAgain] = useState(false);
   const fix = useRef<{ latitude: number; longitude: number; accuracy: number } | null>(null);
+  // The service judges each scan by where the scanner stood: no codes are read before the
+  // phone knows its position (a scan without one would be refused as outside the place).
+  const [located, setLocated] = useState(false);
+  const [geoError, setGeoError] = useState("");
   const seen = useRef<{ text: string; at: number }>({ text: "", at: 0 });
   const verdicts = scans.verdicts(session.id);
   const unsent = scans.pending().length;
@@ -136,14 +142,19 @@ function Scanning({ session, onLeave }: { session: { id: string; title: string }
   useEffect(() => {
     if (!scanning || !("geolocation" in navigator)) return;
     const id = navigator.geolocation.watchPosition(
-      (p) => (fix.current = { latitude: p.coords.latitude, longitude: p.coords.longitude, accuracy: Math.max(1, p.coords.accuracy || 1) }),
-      () => undefined,
+      (p) => {
+        fix.current = { latitude: p.coords.latitude, longitude: p.coords.longitude, accuracy: Math.max(1, p.coords.accuracy || 1) };
+        setLocated(true);
+        setGeoError("");
+      },
+      (e) => setGeoError(`${t("geo.unavailable")}: ${e.message}`),
       { enableHighAccuracy: true, maximumAge: 30_000 },
     );
     return () => navigator.geolocation.clearWatch(id);
   }, [scanning]);
 
   const onFrame = (frame: ImageData) => {
+    if (!fix.current) return;
     const code = jsQR(frame.data, frame.width, frame.height, { inversionAttempts: "dontInvert" });
     const text = code?.data ?? "";
     if (!text.startsWith("PNT")) return;
@@ -153,11 +164,14 @@ function Scanning({ session, onLeave }: { session: { id: string; title: string }
     seen.current = { text, at: now };
     const v = scans.add(session.id, text, fix.current);
     navigator.vibrate?.(v ? 80 : [40, 40, 40]);
-    setLast(v ? v.seq : "again");
+    // Scanned before: show that worker's verdict again, with a note.
+    const worker = codeWorker(text) ?? text;
+    setLast(v ? v.seq : (scans.verdicts(session.id).find((x) => x.worker === worker)?.seq ?? ""));
+    setAgain(!v);
     void flush();
   };
 
-  const current = last === "again" ? null : verdicts.find((v) => v.seq === last);
+  const current = verdicts.find((v) => v.seq === last);
   return (
     <div class="screen" data-testid="scanning">
       <div class="row spread">
@@ -172,6 +186,8 @@ function Scanning({ session, onLeave }: { session: { id: string; title: string }
       {lastError && <p class="error">{lastError}</p>}
       {scanning ? (
         <>
+          {!located && <p class="muted" data-testid="locating">{t("geo.finding")}</p>}
+          {geoError && <p class="error" role="alert">{geoError}</p>}
           <Camera onFrame={onFrame} label={t("scanner.camera")} />
           <button class="secondary big" data-testid="stop-scan" onClick={() => setScanning(false)}>
             {t("scanner.stop")}
@@ -182,7 +198,7 @@ function Scanning({ session, onLeave }: { session: { id: string; title: string }
           {t("scanner.start")}
         </button>
       )}
-      {last === "again" && <p class="verdict" data-testid="already">{t("scanner.already")}</p>}
+      {again && <p class="verdict" data-testid="already">{t("scanner.already")}</p>}
       {current && <Card v={current} big />}
       <h2>{t("scanner.recent", { n: verdicts.filter((v) => v.accepted).length })}</h2>
       <ul class="list" data-testid="verdicts">
@@ -200,7 +216,7 @@ function Card({ v, big }: { v: Verdict; big?: boolean }) {
   const state = v.accepted === undefined ? "queued" : v.accepted ? "accepted" : "rejected";
   return (
     <div class={`scan ${state} ${big ? "big" : ""}`} data-testid={big ? "scan-result" : "scan-row"} data-state={state} data-seq={v.seq}>
-      {v.photoRef ? <Photo from="identity" sha256={v.photoRef} alt={v.name ?? ""} class="face" /> : <span class="face nophoto" />}
+      {v.photoRef ? <Photo from="identity" sha256={v.photoRef} alt={v.name ?? ""} class="face" deviceToken={scans.deviceToken()} /> : <span class="face nophoto" />}
       <div>
         <strong>{state === "queued" ? t("scanner.queued") : state === "accepted" ? t("scanner.accepted") : t("scanner.rejected")}</strong>
         {v.name && (

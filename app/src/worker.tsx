@@ -176,7 +176,9 @@ function ReportForm({ s, onReported }: { s: Session; onReported: () => void }) {
   const [code, setCode] = useState("");
   const [quantity, setQuantity] = useState("1");
   const now = new Date();
-  const [start, setStart] = useState(hhmm(new Date(now.getTime() - 60 * 60 * 1000)));
+  // The last hour, but not before midnight: a report covers one day.
+  const hourAgo = new Date(now.getTime() - 60 * 60 * 1000);
+  const [start, setStart] = useState(hourAgo.getDate() === now.getDate() ? hhmm(hourAgo) : "00:00");
   const [end, setEnd] = useState(hhmm(now));
   const [description, setDescription] = useState("");
   const [photo, setPhoto] = useState<Blob | null>(null);

@@ -133,6 +133,8 @@ pub fn worker_request(
 /// stop before the servers do.
 pub struct Registry {
     pub client: IdentityServiceClient<Channel>,
+    /// Identity's gRPC address.
+    pub addr: std::net::SocketAddr,
     /// The province admin's token, from identity.
     pub admin: String,
     _identity: pantau_identity::app::Running,
@@ -155,6 +157,7 @@ impl Registry {
         let client = IdentityServiceClient::connect(format!("http://{}", running.addr)).await?;
         let mut registry = Registry {
             client,
+            addr: running.addr,
             admin: String::new(),
             _identity: running,
             nats,

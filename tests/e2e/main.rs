@@ -8,6 +8,8 @@
 mod activity;
 mod attendance;
 mod common;
+mod drains;
+mod field_app;
 mod python_consumer;
 mod python_fraud;
 mod scoring;

@@ -8,7 +8,7 @@ use chrono::{Datelike, Days, NaiveDate};
 use pantau_proto::activity::v1::{
     self as act, ReportStatus, ReviewDecision, activity_service_client::ActivityServiceClient,
 };
-use pantau_proto::events::v1::{CatalogActivity, Category, CodeRule, MonthFigures, Rules};
+use pantau_proto::events::v1::{Category, MonthFigures};
 use pantau_proto::identity::v1::{self as id, Role};
 use pantau_proto::scoring::v1::{self as sc, scoring_service_client::ScoringServiceClient};
 use tonic::transport::Channel;
@@ -17,10 +17,7 @@ use crate::common::{
     PASSWORD, Registry, authed, away_from_midnight, eventually, heard, rid, today_in_makassar,
     worker_request,
 };
-
-/// The activity the catalog lists and the rule set pays for.
-const DRAIN: &str = "DRAIN";
-const POINTS_PER_METRE: f64 = 4.0;
+use crate::drains::{DRAIN, POINTS_PER_METRE};
 
 /// Identity, activity and scoring in-process on one NATS and one PostgreSQL.
 struct Cluster {
@@ -55,71 +52,6 @@ impl Cluster {
             _activity: activity,
             registry,
         })
-    }
-
-    /// The general catalog with `DRAIN` (metres), published by the province
-    /// admin once activity accepts identity's tokens.
-    async fn publish_catalog(&self) -> anyhow::Result<u32> {
-        let request_id = rid();
-        let published = eventually(
-            "activity learns identity's signing key",
-            || {
-                let mut client = self.activity.clone();
-                let req = authed(
-                    &self.registry.admin,
-                    act::PublishCatalogRequest {
-                        request_id: request_id.clone(),
-                        agency_id: String::new(),
-                        effective_from: "2025-01-01".into(),
-                        activities: vec![CatalogActivity {
-                            code: DRAIN.into(),
-                            name: "Pembersihan drainase".into(),
-                            unit: "meter".into(),
-                            photo_required: false,
-                            location_required: false,
-                        }],
-                    },
-                );
-                async move { client.publish_catalog(req).await }
-            },
-            heard,
-        )
-        .await??;
-        Ok(published.into_inner().version)
-    }
-
-    /// The rule set for every agency, paying [`POINTS_PER_METRE`] for
-    /// `DRAIN` from 2026, published by the province admin.
-    async fn publish_rule_set(&self) -> anyhow::Result<sc::PublishRuleSetResponse> {
-        let request_id = rid();
-        let published = eventually(
-            "scoring learns identity's signing key",
-            || {
-                let mut client = self.scoring.clone();
-                let req = authed(
-                    &self.registry.admin,
-                    sc::PublishRuleSetRequest {
-                        request_id: request_id.clone(),
-                        agency_id: String::new(),
-                        effective_from: "2026-01-01".into(),
-                        decree: "Keputusan Gubernur 800/17/2026".into(),
-                        rules: Some(Rules {
-                            activities: vec![CodeRule {
-                                code: DRAIN.into(),
-                                points_per_unit: POINTS_PER_METRE,
-                                daily_cap: 0.0,
-                                monthly_cap: 0.0,
-                            }],
-                            ..Default::default()
-                        }),
-                    },
-                );
-                async move { client.publish_rule_set(req).await }
-            },
-            heard,
-        )
-        .await??;
-        Ok(published.into_inner())
     }
 
     /// Files `req` as the holder of `token`, once activity knows the worker.
@@ -225,11 +157,12 @@ async fn an_approved_report_earns_the_worker_points_by_the_rule_set() -> anyhow:
     let phone = registry.login(&budi.employee_id, PASSWORD).await?;
 
     assert_eq!(
-        cluster.publish_catalog().await?,
+        crate::drains::publish_catalog(&cluster.activity, &cluster.registry.admin, false).await?,
         1,
         "the first general catalog"
     );
-    let rule_set = cluster.publish_rule_set().await?;
+    let rule_set =
+        crate::drains::publish_rule_set(&cluster.scoring, &cluster.registry.admin).await?;
     assert_eq!(rule_set.version, 1, "{rule_set:?}");
     let stored = rule_set.rule_set.context("the rule set as stored")?;
     assert_eq!(

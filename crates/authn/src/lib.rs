@@ -3,12 +3,14 @@
 //! offline against the public keys identity publishes. Password hashing for
 //! logins lives here too, so the one crate owns every credential format.
 
+mod device;
 mod error;
 mod keys;
 mod metadata;
 mod password;
 mod token;
 
+pub use device::{DEVICE_TOKEN_PREFIX, DeviceToken, DeviceTokenError};
 pub use error::AuthError;
 pub use keys::SigningKeyPair;
 pub use metadata::bearer_token;

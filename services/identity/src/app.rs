@@ -112,7 +112,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         verifier,
         token_ttl_secs: config.token_ttl_secs,
         clock: Arc::new(chrono::Utc::now),
+        devices: Default::default(),
     });
+    crate::devices::follow(
+        identity.store.jetstream().clone(),
+        identity.devices.clone(),
+        shutdown.clone(),
+    );
     if let Some((login, password)) = &config.admin {
         let account_id = crate::grpc::derived_id("bootstrap-admin", login);
         let admin = crate::grpc::NewAccount {

@@ -7,6 +7,7 @@ pub mod app;
 pub mod config;
 pub mod core;
 pub mod crypto;
+pub mod devices;
 pub mod domain;
 pub mod error;
 pub mod grpc;

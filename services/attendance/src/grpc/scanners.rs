@@ -4,10 +4,9 @@
 //! so a retried registration returns the same token and no secret is ever
 //! stored; the stream carries only its SHA-256.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
+use pantau_authn::{DeviceToken, DeviceTokenError};
 use pantau_proto::attendance::v1 as api;
 use pantau_proto::events::v1::{self as ev, attendance_event::Event};
 use sha2::{Digest, Sha256};
@@ -20,8 +19,6 @@ use crate::domain::session::invites;
 use crate::domain::time::format_local_datetime;
 use crate::domain::{DomainError, Principal, parse_id};
 use crate::error::ServiceError;
-
-pub const DEVICE_TOKEN_PREFIX: &str = "pantau-device.";
 
 fn device_secret(master: &[u8], scanner_id: &str) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(master).expect("HMAC takes keys of any length");
@@ -95,10 +92,7 @@ pub async fn register(
     .await?;
     a.settle_directory(done.last_sequence).await;
     Ok(api::RegisterScannerResponse {
-        device_token: format!(
-            "{DEVICE_TOKEN_PREFIX}{scanner_id}.{}",
-            URL_SAFE_NO_PAD.encode(&secret)
-        ),
+        device_token: DeviceToken::format(&scanner_id, &secret),
         scanner_id,
     })
 }
@@ -150,28 +144,19 @@ pub async fn revoke(
 pub fn authenticate(a: &Attendance, metadata: &MetadataMap) -> Result<Scanner, ServiceError> {
     let token = pantau_authn::bearer_token(metadata)?;
     let unauthenticated = |m: &str| ServiceError::Unauthenticated(m.to_owned());
-    let rest = token
-        .strip_prefix(DEVICE_TOKEN_PREFIX)
-        .ok_or_else(|| unauthenticated("scanner calls take a scanner's device token"))?;
-    let (id, secret) = rest
-        .split_once('.')
-        .ok_or_else(|| unauthenticated("malformed device token"))?;
-    let secret = URL_SAFE_NO_PAD
-        .decode(secret)
-        .map_err(|_| unauthenticated("malformed device token"))?;
+    let token = DeviceToken::parse(token).map_err(|e| match e {
+        DeviceTokenError::NotADeviceToken => {
+            unauthenticated("scanner calls take a scanner's device token")
+        }
+        DeviceTokenError::Malformed => unauthenticated("malformed device token"),
+    })?;
+    let id = token.scanner_id.as_str();
     let dir = a.dir();
     let scanner = dir
         .scanners
         .get(id)
         .ok_or_else(|| unauthenticated("unknown scanner"))?;
-    let digest = Sha256::digest(&secret);
-    let same = digest.len() == scanner.secret_sha256.len()
-        && digest
-            .iter()
-            .zip(&scanner.secret_sha256)
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0;
-    if !same {
+    if !token.matches(&scanner.secret_sha256) {
         return Err(unauthenticated("wrong device secret"));
     }
     if scanner.revoked {

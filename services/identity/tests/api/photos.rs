@@ -170,3 +170,98 @@ async fn bad_portraits_are_invalid_content_and_bad_hashes_invalid_sha256() -> an
     assert_eq!(e.code(), Code::NotFound, "{}", e.message());
     Ok(())
 }
+
+/// Attendance's events for a scanner with `secret` (and, when `revoked`,
+/// its revocation), appended to the attendance stream as attendance does.
+async fn scanner_on_the_stream(
+    app: &App,
+    scanner_id: &str,
+    secret: &[u8],
+    revoked: bool,
+) -> anyhow::Result<()> {
+    use pantau_eventstore::{AppendMode, EventStore, Expected, NewEvent};
+    use pantau_proto::events::v1::{self as ev, AttendanceEvent, attendance_event::Event};
+    use prost::Message;
+    let client = async_nats::connect(&app._nats.url).await?;
+    let store = EventStore::open_context(&client, "attendance", AppendMode::Pipelined).await?;
+    let mut events = vec![(
+        "ScannerRegistered",
+        Event::ScannerRegistered(ev::ScannerRegistered {
+            scanner_id: scanner_id.into(),
+            name: "Ponsel apel".into(),
+            agency_id: String::new(),
+            secret_sha256: Sha256::digest(secret).to_vec(),
+        }),
+    )];
+    if revoked {
+        events.push((
+            "ScannerRevoked",
+            Event::ScannerRevoked(ev::ScannerRevoked {
+                scanner_id: scanner_id.into(),
+                reason: "lost".into(),
+            }),
+        ));
+    }
+    for (kind, event) in events {
+        store
+            .append(NewEvent {
+                subject: format!("pantau.attendance.scanner.{scanner_id}"),
+                event_type: kind.into(),
+                schema_version: 1,
+                payload: AttendanceEvent { event: Some(event) }
+                    .encode_to_vec()
+                    .into(),
+                expected: Expected::Any,
+                msg_id: None,
+                metadata: Default::default(),
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_scanner_phone_reads_portraits_with_its_device_token_until_revoked() -> anyhow::Result<()>
+{
+    let app = spawn_app().await?;
+    let admin = app.admin.clone();
+    let stored = app.upload_photo(&admin, jpeg(300)).await?;
+    scanner_on_the_stream(&app, "scanner-1", b"the device secret", false).await?;
+    scanner_on_the_stream(&app, "scanner-2", b"another secret", true).await?;
+    let token = pantau_authn::DeviceToken::format("scanner-1", b"the device secret");
+    // Identity learns of scanners from attendance's stream a moment later.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let got = loop {
+        match app.get_photo(&token, &stored.sha256).await {
+            Err(e) if e.code() == Code::Unauthenticated && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            other => break other?,
+        }
+    };
+    assert_eq!(got.content, jpeg(300));
+
+    let wrong = pantau_authn::DeviceToken::format("scanner-1", b"a guessed secret");
+    let unknown = pantau_authn::DeviceToken::format("scanner-9", b"the device secret");
+    for (what, t) in [
+        ("wrong secret", wrong.as_str()),
+        ("unknown scanner", unknown.as_str()),
+        ("malformed", "pantau-device.scanner-1.!!"),
+    ] {
+        let e = app.get_photo(t, &stored.sha256).await.expect_err(what);
+        assert_eq!(e.code(), Code::Unauthenticated, "{what}: {}", e.message());
+    }
+    let revoked = pantau_authn::DeviceToken::format("scanner-2", b"another secret");
+    let e = app
+        .get_photo(&revoked, &stored.sha256)
+        .await
+        .expect_err("revoked");
+    assert_eq!(e.code(), Code::PermissionDenied, "{}", e.message());
+    // A device token opens portraits only: uploading still takes an admin.
+    let e = app
+        .upload_photo(&token, jpeg(10))
+        .await
+        .expect_err("upload");
+    assert_eq!(e.code(), Code::Unauthenticated, "{}", e.message());
+    Ok(())
+}
