@@ -2,10 +2,21 @@
 // field with no signal). Hashed assets are cached forever once fetched; the page is fetched
 // fresh when possible and from the cache otherwise. gRPC-Web calls are never cached.
 const CACHE = "pantau-app-v1";
-const SHELL = ["/app/", "/app/manifest.webmanifest", "/app/icon.svg"];
+const SHELL = ["/app/", "/app/manifest.webmanifest", "/app/icon.svg", "/app/icon-192.png"];
+
+// The page and everything it loads (vite's hashed scripts and styles, named in the page) are
+// cached at install: the first visit's own requests went past the worker, which did not yet
+// hold the page, and a browser's HTTP cache is no promise of working offline.
+async function install() {
+  const c = await caches.open(CACHE);
+  await c.addAll(SHELL);
+  const page = await (await c.match("/app/")).text();
+  const assets = [...page.matchAll(/(?:src|href)="(\/app\/assets\/[^"]+)"/g)].map((m) => m[1]);
+  await c.addAll([...new Set(assets)]);
+}
 
 self.addEventListener("install", (e) => {
-  e.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));
+  e.waitUntil(install().then(() => self.skipWaiting()));
 });
 
 self.addEventListener("activate", (e) => {

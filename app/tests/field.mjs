@@ -197,8 +197,17 @@ async function main() {
   await login(sup, cfg.supervisor.login);
   await sup.getByTestId("tab-supervisor").click();
   const item = sup.locator("[data-testid=queue] li[data-report]");
+  const report = (id) => sup.locator(`[data-testid=queue] li[data-report="${id}"]`);
   await item.first().waitFor();
   await expectText(item, new RegExp(cfg.worker.name), "the queued report's worker");
+  // Siti's report and Budi's (filed by the test through the API): the queue is a read model,
+  // so a report filed a moment ago may need a refresh to show.
+  const expected = 1 + 2 + cfg.review.bulk.length;
+  for (let waited = 0; (await item.count()) !== expected; waited += 500) {
+    if (waited > TIMEOUT) throw new Error(`the queue lists ${await item.count()} reports, not ${expected}`);
+    await sup.waitForTimeout(500);
+    await sup.getByTestId("refresh-queue").click();
+  }
   await sup.waitForFunction(() => {
     const img = document.querySelector("[data-testid=queue] li[data-report] img");
     return img instanceof HTMLImageElement && img.complete && img.naturalWidth > 0;
@@ -208,10 +217,35 @@ async function main() {
   await expectText(sup.getByTestId("map-summary"), /[1-9]\d* absen tercatat, [1-9]/, "today's map counts the check-in inside the site");
   await fitsThePhone(sup, "the supervisor screen");
   await screenshot(sup, "supervisor-queue");
-  await item.first().getByTestId("approve").click();
-  await sup.getByTestId("review-message").waitFor();
-  await sup.locator("[data-testid=queue] li[data-report]").first().waitFor({ state: "detached" });
+  const mine = item.filter({ hasText: cfg.worker.name });
+  await mine.getByTestId("approve").click();
+  await mine.waitFor({ state: "detached" });
+  await expectText(sup.getByTestId("review-message"), /disetujui/i, "the approval's message");
   await screenshot(sup, "supervisor-approved");
+
+  begin("the supervisor rejects one report and returns another, each with a reason");
+  for (const [which, button, done] of [
+    ["reject", "reject", /ditolak/i],
+    ["return", "return", /dikembalikan/i],
+  ]) {
+    const r = report(cfg.review[which]);
+    await r.getByTestId(button).click();
+    // No decision without a reason: the button waits for one.
+    if (await r.getByTestId("confirm-reason").isEnabled()) throw new Error(`${which}: the confirm button works without a reason`);
+    await r.getByTestId("reason").fill(cfg.review.reason);
+    if (which === "reject") await screenshot(sup, "supervisor-reject-reason");
+    await r.getByTestId("confirm-reason").click();
+    await r.waitFor({ state: "detached" });
+    await expectText(sup.getByTestId("review-message"), done, `the ${which} message`);
+  }
+
+  begin("the supervisor approves the rest at once");
+  for (const id of cfg.review.bulk) await report(id).locator("input[type=checkbox]").check();
+  await expectText(sup.getByTestId("bulk-approve"), new RegExp(`\\b${cfg.review.bulk.length}\\b`), "the bulk button's count");
+  await sup.getByTestId("bulk-approve").click();
+  await item.first().waitFor({ state: "detached" });
+  await expectText(sup.getByTestId("review-message"), new RegExp(`^${cfg.review.bulk.length} `), "the bulk approval's message");
+  await screenshot(sup, "supervisor-bulk-approved");
 
   begin("the supervisor rates the worker's behaviour for the month");
   const rating = sup.getByTestId("rating");
@@ -283,7 +317,11 @@ async function main() {
   page = scanner.pages()[0] ?? (await scanner.newPage());
   current = page;
   page.on("pageerror", (e) => errors.push(`scanner page: ${e.message}`));
-  // No network from the start: the page comes from the service worker's cache.
+  // No network from the start, and nothing in the browser's HTTP cache: the page and its
+  // scripts must come from the service worker's own cache.
+  const cdp = await scanner.newCDPSession(page);
+  await cdp.send("Network.clearBrowserCache");
+  await cdp.detach();
   await scanner.setOffline(true);
   await page.goto(cfg.app);
   await page.getByTestId("scanning").waitFor();

@@ -118,25 +118,6 @@ impl Cluster {
         Ok(published.into_inner().version)
     }
 
-    /// Files `req` as the holder of `token`, once activity knows the worker.
-    async fn report(
-        &self,
-        token: &str,
-        req: act::ReportActivityRequest,
-    ) -> anyhow::Result<act::ReportActivityResponse> {
-        let filed = eventually(
-            "activity learns the worker",
-            || {
-                let mut client = self.activity.clone();
-                let req = authed(token, req.clone());
-                async move { client.report_activity(req).await }
-            },
-            heard,
-        )
-        .await??;
-        Ok(filed.into_inner())
-    }
-
     /// Approves a report as the holder of `token`: its status after.
     async fn approval(&self, token: &str, report_id: &str) -> Result<ReportStatus, Status> {
         let reviewed = self
@@ -250,10 +231,13 @@ async fn a_report_goes_to_whoever_supervised_the_worker_on_the_day_of_the_work()
 
     let version = cluster.publish_catalog(&agency_admin, &agency_id).await?;
     assert_eq!(version, 1, "the agency's first catalog");
-    let filed = cluster
-        .report(&phone, drain(yesterday, "08:00", "10:00"))
-        .await
-        .context("the worker reports yesterday's work with identity's token")?;
+    let filed = crate::drains::file(
+        &cluster.activity,
+        &phone,
+        drain(yesterday, "08:00", "10:00"),
+    )
+    .await
+    .context("the worker reports yesterday's work with identity's token")?;
     assert_eq!(filed.status(), ReportStatus::Submitted, "{filed:?}");
     assert_eq!(filed.catalog_version, 1, "{filed:?}");
 
@@ -302,9 +286,12 @@ async fn a_report_goes_to_whoever_supervised_the_worker_on_the_day_of_the_work()
     assert!(cluster.queue(&mandor_yusuf).await?.is_empty(), "reviewed");
 
     // A second report of yesterday, still waiting when Budi moves to Rahmat.
-    let pending = cluster
-        .report(&phone, drain(yesterday, "13:00", "14:00"))
-        .await?;
+    let pending = crate::drains::file(
+        &cluster.activity,
+        &phone,
+        drain(yesterday, "13:00", "14:00"),
+    )
+    .await?;
     registry
         .assign_supervisor(&budi.worker_id, &rahmat.worker_id, today)
         .await?;
@@ -333,7 +320,7 @@ async fn a_report_goes_to_whoever_supervised_the_worker_on_the_day_of_the_work()
 
     // Today's go to Rahmat.
     let (start, end) = earlier_today();
-    let todays = cluster.report(&phone, drain(today, &start, &end)).await?;
+    let todays = crate::drains::file(&cluster.activity, &phone, drain(today, &start, &end)).await?;
     assert_eq!(
         cluster.queue(&mandor_rahmat).await?,
         std::slice::from_ref(&todays.report_id),

@@ -53,10 +53,10 @@ pub fn today_in_makassar() -> NaiveDate {
 
 /// Waits out the turn of the day in Makassar, so that "today" and
 /// "yesterday" name the same days to the test and to the services
-/// throughout, and a little of today has passed to report on.
+/// throughout, and a little of today (five minutes) has passed to report on.
 pub async fn away_from_midnight() {
     const DAY: u32 = 24 * 60 * 60;
-    const MARGIN: u32 = 3 * 60;
+    const MARGIN: u32 = 5 * 60;
     let now = Utc::now()
         .with_timezone(&Makassar)
         .time()

@@ -1,5 +1,6 @@
-//! The work the scoring scenarios pay for: one catalog activity, drain
-//! cleaning by the metre, and the province's rule set paying for it.
+//! The work the scenarios report and pay for: one catalog activity, drain
+//! cleaning by the metre, the province's rule set paying for it, and filing
+//! a report once activity knows the worker.
 
 use pantau_proto::activity::v1::{self as act, activity_service_client::ActivityServiceClient};
 use pantau_proto::events::v1::{CatalogActivity, CodeRule, Rules};
@@ -84,4 +85,23 @@ pub async fn publish_rule_set(
     )
     .await??;
     Ok(published.into_inner())
+}
+
+/// Files `req` as the holder of `token`, once activity knows the worker.
+pub async fn file(
+    activity: &ActivityServiceClient<Channel>,
+    token: &str,
+    req: act::ReportActivityRequest,
+) -> anyhow::Result<act::ReportActivityResponse> {
+    let filed = eventually(
+        "activity learns the worker",
+        || {
+            let mut client = activity.clone();
+            let req = authed(token, req.clone());
+            async move { client.report_activity(req).await }
+        },
+        heard,
+    )
+    .await??;
+    Ok(filed.into_inner())
 }

@@ -17,14 +17,16 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use chrono_tz::Asia::Makassar;
 use futures::TryStreamExt;
 use pantau_proto::activity::v1::{self as act, activity_service_client::ActivityServiceClient};
 use pantau_proto::attendance::v1::{
     self as att, attendance_service_client::AttendanceServiceClient,
 };
-use pantau_proto::events::v1::{GeoPoint, Geofence, Invitation};
+use pantau_proto::events::v1::{
+    ActivityLocation, Evidence, EvidenceKind, GeoPoint, Geofence, Invitation,
+};
 use pantau_proto::identity::v1::{self as id, Role};
 use pantau_proto::scoring::v1::{self as sc, scoring_service_client::ScoringServiceClient};
 use tonic::transport::Channel;
@@ -33,10 +35,15 @@ use crate::common::{
     PASSWORD, Registered, Registry, SQUARE, authed, away_from_midnight, eventually, heard, rid,
     today_in_makassar, worker_request,
 };
-use crate::drains::{self, POINTS_PER_METRE};
+use crate::drains::{self, DRAIN, POINTS_PER_METRE};
 
 /// Metres of drain the worker reports in the app.
 const QUANTITY: f64 = 12.0;
+/// Reports of Budi's that the supervisor reviews: one rejected, one
+/// returned, the rest approved together.
+const REVIEWED: u32 = 4;
+/// The reason the supervisor types when rejecting and returning.
+const REASON: &str = "Foto tidak menunjukkan saluran";
 /// How long the browser script may take, start to finish.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(240);
 
@@ -54,14 +61,14 @@ struct Cluster {
     registry: Registry,
 }
 
-fn repo_root() -> PathBuf {
+pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map_or_else(|| PathBuf::from(".."), Path::to_path_buf)
 }
 
 /// A program on PATH (or `var` when set), or an error naming how to get it.
-fn tool(var: &str, names: &[&str], how: &str) -> anyhow::Result<PathBuf> {
+pub fn tool(var: &str, names: &[&str], how: &str) -> anyhow::Result<PathBuf> {
     if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
     }
@@ -255,6 +262,81 @@ impl Cluster {
         Ok(())
     }
 
+    /// Files [`REVIEWED`] reports of a minute each, the last minutes up to
+    /// now, as the holder of `token`, with a photo and the site's position:
+    /// their ids, oldest first.
+    async fn reports_to_review(&self, token: &str) -> anyhow::Result<Vec<String>> {
+        let photo = self
+            .activity
+            .clone()
+            .upload_photo(authed(
+                token,
+                act::UploadPhotoRequest {
+                    content: std::fs::read(repo_root().join("app/public/icon-512.png"))?,
+                },
+            ))
+            .await?
+            .into_inner()
+            .sha256;
+        let now = Utc::now().with_timezone(&Makassar);
+        let minute = now.hour() * 60 + now.minute();
+        let hhmm = |m: u32| format!("{:02}:{:02}", m / 60, m % 60);
+        let mut ids = Vec::new();
+        for i in (1..=REVIEWED).rev() {
+            let req = act::ReportActivityRequest {
+                request_id: rid(),
+                code: DRAIN.into(),
+                quantity: 5.0,
+                date: now.date_naive().to_string(),
+                start_time: hhmm(minute - i),
+                end_time: hhmm(minute - i + 1),
+                description: format!("Saluran blok {i}"),
+                location: Some(ActivityLocation {
+                    latitude: SQUARE.0,
+                    longitude: SQUARE.1,
+                    site_id: String::new(),
+                }),
+                evidence: vec![Evidence {
+                    kind: EvidenceKind::Photo.into(),
+                    r#ref: photo.clone(),
+                }],
+                ..Default::default()
+            };
+            ids.push(drains::file(&self.activity, token, req).await?.report_id);
+        }
+        Ok(ids)
+    }
+
+    /// The state and review note of each of `ids`, all filed by `worker_id` today.
+    async fn review_outcomes(
+        &self,
+        worker_id: &str,
+        ids: &[String],
+    ) -> anyhow::Result<Vec<(act::ReportStatus, String)>> {
+        let day = self
+            .activity
+            .clone()
+            .get_worker_day(authed(
+                &self.registry.admin,
+                act::GetWorkerDayRequest {
+                    worker_id: worker_id.into(),
+                    date: today_in_makassar().to_string(),
+                },
+            ))
+            .await?
+            .into_inner();
+        ids.iter()
+            .map(|id| {
+                let r = day
+                    .reports
+                    .iter()
+                    .find(|r| &r.report_id == id)
+                    .with_context(|| format!("report {id} is not in the worker's day"))?;
+                Ok((r.status(), r.review_note.clone()))
+            })
+            .collect()
+    }
+
     async fn own_month(&self, token: &str) -> anyhow::Result<sc::GetWorkerMonthResponse> {
         let month = today_in_makassar().format("%Y-%m").to_string();
         let answer = eventually(
@@ -352,6 +434,9 @@ async fn workers_supervisors_and_scanner_officers_do_their_jobs_in_the_field_app
     let printed = cluster.printed_code(&budi.worker_id).await?;
     let phone = registry.login(&siti.employee_id, PASSWORD).await?;
     cluster.known_to_all(&phone, &agency_id).await?;
+    // Budi's reports, for the supervisor to reject, return and approve in bulk.
+    let budi_phone = registry.login(&budi.employee_id, PASSWORD).await?;
+    let budis = cluster.reports_to_review(&budi_phone).await?;
 
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("field-app");
     let _ = std::fs::remove_dir_all(&shots);
@@ -366,6 +451,7 @@ async fn workers_supervisors_and_scanner_officers_do_their_jobs_in_the_field_app
         "supervisor": { "login": "mandor-yusuf" },
         "scanner": { "token": device_token, "session": session_id },
         "printed": { "code": printed, "name": "Budi Santoso" },
+        "review": { "reject": budis[0], "return": budis[1], "bulk": &budis[2..], "reason": REASON },
         "site": { "lat": SQUARE.0, "lon": SQUARE.1 },
         "quantity": QUANTITY,
         "points": QUANTITY * POINTS_PER_METRE,
@@ -400,6 +486,18 @@ async fn workers_supervisors_and_scanner_officers_do_their_jobs_in_the_field_app
     assert_eq!(
         events, 3,
         "the session opened and two scans, each once: {counts:?}"
+    );
+    use act::ReportStatus::{Approved, Rejected, Returned};
+    let outcomes = cluster.review_outcomes(&budi.worker_id, &budis).await?;
+    assert_eq!(
+        outcomes,
+        [
+            (Rejected, REASON.to_owned()),
+            (Returned, REASON.to_owned()),
+            (Approved, String::new()),
+            (Approved, String::new()),
+        ],
+        "Budi's reports after the supervisor's screen"
     );
     let month = cluster.own_month(&phone).await?;
     let points = month.live.as_ref().map_or(0.0, |f| f.points);

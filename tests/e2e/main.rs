@@ -10,6 +10,7 @@ mod attendance;
 mod common;
 mod drains;
 mod field_app;
+mod field_codes;
 mod python_consumer;
 mod python_fraud;
 mod scoring;

@@ -54,25 +54,6 @@ impl Cluster {
         })
     }
 
-    /// Files `req` as the holder of `token`, once activity knows the worker.
-    async fn report(
-        &self,
-        token: &str,
-        req: act::ReportActivityRequest,
-    ) -> anyhow::Result<act::ReportActivityResponse> {
-        let filed = eventually(
-            "activity learns the worker",
-            || {
-                let mut client = self.activity.clone();
-                let req = authed(token, req.clone());
-                async move { client.report_activity(req).await }
-            },
-            heard,
-        )
-        .await??;
-        Ok(filed.into_inner())
-    }
-
     async fn approve(&self, token: &str, report_id: &str) -> anyhow::Result<()> {
         let reviewed = self
             .activity
@@ -176,21 +157,21 @@ async fn an_approved_report_earns_the_worker_points_by_the_rule_set() -> anyhow:
         .checked_sub_days(Days::new(1))
         .context("today has a yesterday")?;
     let month = month_of(yesterday);
-    let filed = cluster
-        .report(
-            &phone,
-            act::ReportActivityRequest {
-                request_id: rid(),
-                code: DRAIN.into(),
-                quantity: 25.0,
-                date: yesterday.to_string(),
-                start_time: "08:00".into(),
-                end_time: "10:00".into(),
-                description: "Membersihkan saluran air".into(),
-                ..Default::default()
-            },
-        )
-        .await?;
+    let filed = crate::drains::file(
+        &cluster.activity,
+        &phone,
+        act::ReportActivityRequest {
+            request_id: rid(),
+            code: DRAIN.into(),
+            quantity: 25.0,
+            date: yesterday.to_string(),
+            start_time: "08:00".into(),
+            end_time: "10:00".into(),
+            description: "Membersihkan saluran air".into(),
+            ..Default::default()
+        },
+    )
+    .await?;
     assert_eq!(filed.status(), ReportStatus::Submitted, "{filed:?}");
 
     // Waiting for review, it earns nothing.
