@@ -12,7 +12,7 @@ BUF := npx --yes @bufbuild/buf@1
 # Python packages the tests need, pinned (e.g. `pytest==8.3.4 nats-py==2.9.0`). They go to
 # .tools/py, not .tools/pip: `pip install --target` into a dir that already has bin/ drops the
 # new package's scripts (and --upgrade would delete bin/nats-server).
-PY_TEST_DEPS := nats-py==2.16.0 grpcio-tools==1.85.1 grpcio==1.85.1 protobuf==7.36.2
+PY_TEST_DEPS := nats-py==2.16.0 grpcio-tools==1.85.1 grpcio==1.85.1 protobuf==7.36.2 kubernetes-validate==1.37.0 jsonschema==4.26.0 PyYAML==6.0.3
 
 .PHONY: help run stop test bench lint fmt proto-lint clean-data app
 

@@ -8,6 +8,7 @@
 mod activity;
 mod attendance;
 mod common;
+mod deploy;
 mod drains;
 mod field_app;
 mod field_codes;

@@ -69,6 +69,23 @@ impl EventStore {
         .await
     }
 
+    /// [`EventStore::open_context`] with the stream held by `replicas` NATS
+    /// servers (a service's `PANTAU_NATS_STREAM_REPLICAS`).
+    pub async fn open_context_replicated(
+        client: &async_nats::Client,
+        context: &str,
+        mode: AppendMode,
+        replicas: usize,
+    ) -> Result<Self, stream::StreamError> {
+        Self::open(
+            client.clone(),
+            &StreamSpec::for_context(context).replicated(replicas),
+            mode,
+            Upcasters::new(),
+        )
+        .await
+    }
+
     /// Creates (or updates) the stream and starts the appender.
     pub async fn open(
         client: async_nats::Client,

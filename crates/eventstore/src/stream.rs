@@ -27,6 +27,12 @@ impl StreamSpec {
             duplicate_window: Duration::from_secs(120),
         }
     }
+
+    /// The same stream held by `replicas` NATS servers.
+    #[must_use]
+    pub fn replicated(self, replicas: usize) -> Self {
+        Self { replicas, ..self }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -6,6 +6,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// Every service's replication of the streams it opens: 1 on a laptop, 3 on
+/// a three-server NATS cluster. All services of a deployment must agree,
+/// since each brings the streams it opens up to this setting.
+pub const STREAM_REPLICAS: &str = "PANTAU_NATS_STREAM_REPLICAS";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("failed to read config file {path}: {source}")]
@@ -83,6 +88,20 @@ impl Settings {
                 key: key.to_owned(),
                 reason: e.to_string(),
             })
+    }
+
+    /// [`STREAM_REPLICAS`]: how many NATS servers hold each stream a
+    /// service opens, 1 to 5 (JetStream's limit).
+    pub fn stream_replicas(&self) -> Result<usize, ConfigError> {
+        let n: usize = self.parse(STREAM_REPLICAS)?;
+        if (1..=5).contains(&n) {
+            Ok(n)
+        } else {
+            Err(ConfigError::Invalid {
+                key: STREAM_REPLICAS.to_owned(),
+                reason: format!("{n}: JetStream keeps a stream on 1 to 5 servers"),
+            })
+        }
     }
 
     /// Every setting as `KEY=value`, secrets masked, for a start-up log line.
@@ -175,6 +194,22 @@ mod tests {
         assert_eq!(s.get("PANTAU_B"), Some("file"));
         assert_eq!(s.get("PANTAU_C"), Some("default"));
         assert_eq!(s.get("HOME"), None);
+    }
+
+    #[test]
+    fn stream_replicas_are_one_to_five_and_anything_else_names_the_setting() {
+        let with = |v: &str| {
+            Settings::from_sources(&[(STREAM_REPLICAS, "1")], &env(&[(STREAM_REPLICAS, v)]))
+                .expect("settings")
+                .stream_replicas()
+        };
+        assert_eq!(with("1").expect("1"), 1);
+        assert_eq!(with("3").expect("3"), 3);
+        assert_eq!(with("5").expect("5"), 5);
+        for bad in ["0", "6", "-1", "three"] {
+            let err = with(bad).expect_err(bad);
+            assert!(err.to_string().contains(STREAM_REPLICAS), "{bad}: {err}");
+        }
     }
 
     #[test]

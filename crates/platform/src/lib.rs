@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod domain_error;
 pub mod grpc;
+pub mod nats;
 pub mod service_error;
 pub mod shutdown;
 pub mod telemetry;

@@ -9,9 +9,11 @@
 //! run as root, so as root it runs as the `postgres` (or `nobody`) user.
 
 mod nats;
+mod nats_cluster;
 mod postgres;
 
 pub use nats::NatsServer;
+pub use nats_cluster::{ClusterNode, NatsCluster};
 pub use postgres::{PgServer, TestDatabase};
 
 use std::net::TcpListener;

@@ -12,7 +12,7 @@ pub struct NatsServer {
     _dir: Option<tempfile::TempDir>,
 }
 
-fn binary() -> PathBuf {
+pub(crate) fn binary() -> PathBuf {
     if let Ok(p) = std::env::var("PANTAU_NATS_SERVER_BIN") {
         return PathBuf::from(p);
     }

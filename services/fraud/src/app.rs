@@ -37,16 +37,38 @@ const CATCH_UP: Duration = Duration::from_secs(300);
 
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let pool = pantau_platform::db::connect(&config.database_url, &config.database, 8).await?;
-    let client = async_nats::connect(&config.nats_url)
+    let client = pantau_platform::nats::connect(&config.nats_url)
         .await
         .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
-    let store =
-        EventStore::open_context(&client, "fraud", AppendMode::from_batching(config.batching))
-            .await?;
+    let store = EventStore::open_context_replicated(
+        &client,
+        "fraud",
+        AppendMode::from_batching(config.batching),
+        config.stream_replicas,
+    )
+    .await?;
     let streams = [
-        EventStore::open_context(&client, "identity", AppendMode::Pipelined).await?,
-        EventStore::open_context(&client, "attendance", AppendMode::Pipelined).await?,
-        EventStore::open_context(&client, "activity", AppendMode::Pipelined).await?,
+        EventStore::open_context_replicated(
+            &client,
+            "identity",
+            AppendMode::Pipelined,
+            config.stream_replicas,
+        )
+        .await?,
+        EventStore::open_context_replicated(
+            &client,
+            "attendance",
+            AppendMode::Pipelined,
+            config.stream_replicas,
+        )
+        .await?,
+        EventStore::open_context_replicated(
+            &client,
+            "activity",
+            AppendMode::Pipelined,
+            config.stream_replicas,
+        )
+        .await?,
     ];
     let watch = Arc::new(RwLock::new(Watch::default()));
     let shutdown = Shutdown::new();

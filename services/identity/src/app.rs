@@ -80,13 +80,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .run(&pool)
         .await
         .context("failed to apply migrations")?;
-    let client = async_nats::connect(&config.nats_url)
+    let client = pantau_platform::nats::connect(&config.nats_url)
         .await
         .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
     let mode = AppendMode::from_batching(config.batching);
     let store = EventStore::open(
         client,
-        &StreamSpec::for_context("identity"),
+        &StreamSpec::for_context("identity").replicated(config.stream_replicas),
         mode,
         Upcasters::new(),
     )

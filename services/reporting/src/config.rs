@@ -6,6 +6,7 @@ use pantau_platform::{ConfigError, Settings};
 
 pub const DEFAULTS: &[(&str, &str)] = &[
     ("PANTAU_NATS_URL", "nats://127.0.0.1:4222"),
+    ("PANTAU_NATS_STREAM_REPLICAS", "1"),
     (
         "PANTAU_DATABASE_URL",
         "postgres://pantau@127.0.0.1:5432/postgres",
@@ -71,6 +72,8 @@ const UPSTREAMS: &[(&str, &str)] = &[
 #[derive(Debug, Clone)]
 pub struct Config {
     pub nats_url: String,
+    /// NATS servers holding each stream the service opens (`PANTAU_NATS_STREAM_REPLICAS`).
+    pub stream_replicas: usize,
     /// Server URL; the service uses (and creates) `database` on it.
     pub database_url: String,
     pub database: String,
@@ -146,6 +149,7 @@ impl Config {
                 .into(),
             upstreams,
             nats_url: s.require("PANTAU_NATS_URL")?.to_owned(),
+            stream_replicas: s.stream_replicas()?,
             database_url: s.require("PANTAU_DATABASE_URL")?.to_owned(),
             database: s.require("PANTAU_REPORTING_DATABASE")?.to_owned(),
             addr: s.parse("PANTAU_REPORTING_ADDR")?,
@@ -168,6 +172,7 @@ impl Config {
         let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         Self {
             nats_url: nats_url.to_owned(),
+            stream_replicas: 1,
             database_url: database_url.to_owned(),
             database: format!("reporting_{}", uuid::Uuid::new_v4().simple()),
             addr: any,

@@ -42,20 +42,39 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     crate::readmodel::prepare(&pool)
         .await
         .context("failed to create the scoring schema")?;
-    let client = async_nats::connect(&config.nats_url)
+    let client = pantau_platform::nats::connect(&config.nats_url)
         .await
         .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
-    let store = EventStore::open_context(
+    let store = EventStore::open_context_replicated(
         &client,
         "scoring",
         AppendMode::from_batching(config.batching),
+        config.stream_replicas,
     )
     .await?;
     // Read only; opening them makes sure they exist when scoring starts first.
     let streams = Streams {
-        identity: EventStore::open_context(&client, "identity", AppendMode::Pipelined).await?,
-        attendance: EventStore::open_context(&client, "attendance", AppendMode::Pipelined).await?,
-        activity: EventStore::open_context(&client, "activity", AppendMode::Pipelined).await?,
+        identity: EventStore::open_context_replicated(
+            &client,
+            "identity",
+            AppendMode::Pipelined,
+            config.stream_replicas,
+        )
+        .await?,
+        attendance: EventStore::open_context_replicated(
+            &client,
+            "attendance",
+            AppendMode::Pipelined,
+            config.stream_replicas,
+        )
+        .await?,
+        activity: EventStore::open_context_replicated(
+            &client,
+            "activity",
+            AppendMode::Pipelined,
+            config.stream_replicas,
+        )
+        .await?,
     };
     let directory = Arc::new(RwLock::new(Directory::default()));
     let shutdown = Shutdown::new();

@@ -4,6 +4,7 @@ use pantau_platform::{ConfigError, Settings};
 
 pub const DEFAULTS: &[(&str, &str)] = &[
     ("PANTAU_NATS_URL", "nats://127.0.0.1:4222"),
+    ("PANTAU_NATS_STREAM_REPLICAS", "1"),
     (
         "PANTAU_DATABASE_URL",
         "postgres://pantau@127.0.0.1:5432/postgres",
@@ -18,6 +19,8 @@ pub const DEFAULTS: &[(&str, &str)] = &[
 #[derive(Debug, Clone)]
 pub struct Config {
     pub nats_url: String,
+    /// NATS servers holding each stream the service opens (`PANTAU_NATS_STREAM_REPLICAS`).
+    pub stream_replicas: usize,
     /// Server URL; the service uses (and creates) `database` on it.
     pub database_url: String,
     pub database: String,
@@ -40,6 +43,7 @@ impl Config {
         }
         Ok(Self {
             nats_url: s.require("PANTAU_NATS_URL")?.to_owned(),
+            stream_replicas: s.stream_replicas()?,
             database_url: s.require("PANTAU_DATABASE_URL")?.to_owned(),
             database: s.require("PANTAU_SCORING_DATABASE")?.to_owned(),
             addr: s.parse("PANTAU_SCORING_ADDR")?,
@@ -54,6 +58,7 @@ impl Config {
     pub fn in_process(nats_url: &str, database_url: &str) -> Self {
         Self {
             nats_url: nats_url.to_owned(),
+            stream_replicas: 1,
             database_url: database_url.to_owned(),
             database: format!("scoring_{}", uuid::Uuid::new_v4().simple()),
             addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),

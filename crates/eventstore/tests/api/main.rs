@@ -9,6 +9,8 @@ use pantau_eventstore::{
 };
 use pantau_testkit::NatsServer;
 
+mod cluster;
+
 async fn store(nats: &NatsServer, mode: AppendMode) -> anyhow::Result<EventStore> {
     let client = nats.client().await?;
     Ok(EventStore::open(
