@@ -14,12 +14,13 @@ BUF := npx --yes @bufbuild/buf@1
 # new package's scripts (and --upgrade would delete bin/nats-server).
 PY_TEST_DEPS := nats-py==2.16.0 grpcio-tools==1.85.1 grpcio==1.85.1 protobuf==7.36.2 kubernetes-validate==1.37.0 jsonschema==4.26.0 PyYAML==6.0.3
 
-.PHONY: help run stop test bench lint fmt proto-lint clean-data app
+.PHONY: help run stop test bench lint fmt proto-lint clean-data app fuzz
 
 help:
 	@echo "make run         build and start NATS, PostgreSQL and the services (Ctrl-C stops)"
 	echo "make test        run every test (throwaway NATS and PostgreSQL per test run)"
 	echo "make bench       throughput and latency figures"
+	echo "make fuzz        the fuzz targets, 5 minutes each (make test runs them 20 s each)"
 	echo "make app         build the field app (app/dist, npm packages pinned by app/package-lock.json)"
 	echo "make lint        rustfmt, clippy and buf lint"
 	echo "make fmt         format the Rust code"
@@ -46,6 +47,12 @@ test: app
 	export PATH="$(CURDIR)/.tools/bin:$(CURDIR)/.tools/py/bin:$$PATH"
 	export PYTHONPATH="$(CURDIR)/.tools/py$${PYTHONPATH:+:$$PYTHONPATH}"
 	cargo nextest run --workspace --no-fail-fast
+	. scripts/tools.sh fuzz && scripts/fuzz.sh
+
+# The cargo-fuzz targets in fuzz/ for longer than make test runs them (PANTAU_FUZZ_SECS overrides).
+fuzz:
+	@. scripts/tools.sh fuzz
+	PANTAU_FUZZ_SECS=$${PANTAU_FUZZ_SECS:-300} scripts/fuzz.sh
 
 bench:
 	@. scripts/tools.sh nats pg

@@ -35,6 +35,8 @@ class Service:
     addr_var: str
     http_port: int | None = None
     http_addr_var: str | None = None
+    metrics_port: int | None = None
+    metrics_addr_var: str | None = None
     env: set[str] = field(default_factory=set)
 
     @property
@@ -93,6 +95,9 @@ def services() -> dict[str, Service]:
         )
         if http_var in addrs:
             svc.http_port, svc.http_addr_var = int(addrs[http_var]), http_var
+        metrics_var = f"PANTAU_{name.upper()}_METRICS_ADDR"
+        if metrics_var in addrs:
+            svc.metrics_port, svc.metrics_addr_var = int(addrs[metrics_var]), metrics_var
         out[name] = svc
     if not out:
         raise ValueError("no services/*/Cargo.toml")

@@ -21,6 +21,8 @@ from kustomize_subset import split_image
 # The namespace of the ingress controller that reporting's NetworkPolicy admits (its
 # kubernetes.io/metadata.name label), and the cluster DNS pods every pod must reach.
 INGRESS_NAMESPACE = {"kubernetes.io/metadata.name": "ingress-nginx"}
+# The namespace of the Prometheus that scrapes every service's metrics port.
+MONITORING_NAMESPACE = {"kubernetes.io/metadata.name": "monitoring"}
 DNS = ({"kubernetes.io/metadata.name": "kube-system"}, {"k8s-app": "kube-dns"})
 NATS_CLIENT_PORT, NATS_CLUSTER_PORT, POSTGRES_PORT = 4222, 6222, 5432
 
@@ -244,6 +246,10 @@ def check_network(r: Render, catalogue: dict[str, Service]) -> None:
         ]
         must_not.append((pod[name], pod["nats"], NATS_CLUSTER_PORT, "TCP", "NATS routes"))
         ingress = Peer(labels={}, namespace=INGRESS_NAMESPACE)
+        if svc.metrics_port:
+            must.append((Peer(labels={}, namespace=MONITORING_NAMESPACE), pod[name],
+                         svc.metrics_port, "TCP", "Prometheus"))
+            must_not.append((ingress, pod[name], svc.metrics_port, "TCP", "the ingress controller"))
         if name == "reporting":
             must.append((ingress, pod[name], svc.http_port, "TCP", "the ingress controller"))
             must_not.append((Peer(labels={}, namespace={"kubernetes.io/metadata.name": "other"}),
@@ -294,10 +300,20 @@ def check_services(r: Render, catalogue: dict[str, Service], secrets: dict[str, 
         image, _, _ = split_image(c["image"])
         if image != f"pantau/{name}" and not image.endswith(f"/pantau/{name}"):
             r.fail(f"Deployment {name}: image {c['image']} is not pantau/{name}")
-        numbers, _ = container_ports(d)
-        if numbers != svc.ports:
+        numbers, named = container_ports(d)
+        listens = svc.ports | ({svc.metrics_port} if svc.metrics_port else set())
+        if numbers != listens:
             r.fail(f"Deployment {name}: containerPorts {sorted(numbers)}, the service listens "
-                   f"on {sorted(svc.ports)}")
+                   f"on {sorted(listens)}")
+        if svc.metrics_port:
+            if named.get("metrics") != svc.metrics_port:
+                r.fail(f"Deployment {name}: no containerPort named metrics on {svc.metrics_port}")
+            notes = d["spec"]["template"]["metadata"].get("annotations", {})
+            scrape = {"prometheus.io/scrape": "true", "prometheus.io/port": str(svc.metrics_port),
+                      "prometheus.io/path": "/metrics"}
+            for key, value in scrape.items():
+                if notes.get(key) != value:
+                    r.fail(f"Deployment {name}: pod annotation {key} is not {value!r}")
         for probe_kind in ("readinessProbe", "livenessProbe"):
             if c.get(probe_kind, {}).get("grpc", {}).get("port") != svc.grpc_port:
                 r.fail(f"Deployment {name}: {probe_kind} is not a gRPC probe on {svc.grpc_port}")
@@ -308,6 +324,8 @@ def check_services(r: Render, catalogue: dict[str, Service], secrets: dict[str, 
         expected = {svc.addr_var: f"0.0.0.0:{svc.grpc_port}"}
         if svc.http_addr_var:
             expected[svc.http_addr_var] = f"0.0.0.0:{svc.http_port}"
+        if svc.metrics_addr_var:
+            expected[svc.metrics_addr_var] = f"0.0.0.0:{svc.metrics_port}"
         for var, value in expected.items():
             if env.get(var, {}).get("value") != value:
                 r.fail(f"Deployment {name}: {var} is not {value}")

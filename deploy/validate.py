@@ -18,6 +18,7 @@ Prints what it checked; exits 1 with every failure listed.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
 import subprocess
@@ -48,6 +49,10 @@ K8S = ROOT / "k8s"
 RENDERS = {"base": K8S / "base", "dev": K8S / "overlays" / "dev", "prod": K8S / "overlays" / "prod"}
 SECRET_EXAMPLE = K8S / "base" / "secret.example.yaml"
 DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
+DASHBOARD = ROOT / "deploy" / "grafana" / "pantau.json"
+# `pantau_platform::metrics::register("name", ...)` in the crates' sources: the metrics the code
+# exports (a counter as name_total, a histogram as name_bucket/_sum/_count).
+REGISTERED = re.compile(r'\bregister\(\s*"(pantau_[a-z0-9_]+)"')
 DOCKERIGNORE_REQUIRED = {"target", ".tools", ".data", "app/node_modules", "app/dist"}
 
 
@@ -216,6 +221,35 @@ def check_overlays(renders: dict[str, list[dict[str, Any]]], services: dict[str,
     return errors
 
 
+def registered_metrics() -> set[str]:
+    names: set[str] = set()
+    for path in sorted((ROOT / "crates").rglob("src/**/*.rs")):
+        for base in REGISTERED.findall(catalogue.non_test_source(path)):
+            names |= {base + suffix for suffix in ("", "_total", "_bucket", "_sum", "_count")}
+    return names
+
+
+def check_dashboard() -> tuple[list[str], int]:
+    """The Grafana dashboard parses, asks for a Prometheus datasource, and queries only
+    metrics the code registers."""
+    try:
+        dashboard = json.loads(DASHBOARD.read_text())
+    except (OSError, ValueError) as e:
+        return [f"{DASHBOARD.relative_to(ROOT)}: {e}"], 0
+    errors = []
+    inputs = dashboard.get("__inputs", [])
+    if not any(i.get("type") == "datasource" and i.get("pluginId") == "prometheus" for i in inputs):
+        errors.append("deploy/grafana/pantau.json: no Prometheus datasource in __inputs")
+    known = registered_metrics()
+    exprs = [t.get("expr", "") for p in dashboard.get("panels", []) for t in p.get("targets", [])]
+    used = {m for e in exprs for m in re.findall(r"\bpantau_[a-z0-9_]+", e)}
+    for metric in sorted(used - known):
+        errors.append(f"deploy/grafana/pantau.json: queries {metric}, which no code registers")
+    if not used:
+        errors.append("deploy/grafana/pantau.json: no query uses a Pantau metric")
+    return errors, len(used)
+
+
 def main() -> int:
     errors: list[str] = []
     notes: list[str] = []
@@ -224,6 +258,8 @@ def main() -> int:
     docker_errors, targets = check_dockerfile(services)
     errors += docker_errors
     errors += compose_checks.check(services, targets)
+    dashboard_errors, dashboard_metrics = check_dashboard()
+    errors += dashboard_errors
 
     nats_min = catalogue.nats_min_version()
     compose_nats = yaml.safe_load(compose_checks.COMPOSE_FILE.read_text())["services"]["nats"]["image"]
@@ -281,6 +317,8 @@ def main() -> int:
     print(f"compose: {len(yaml.safe_load(compose_checks.COMPOSE_FILE.read_text())['services'])} "
           f"services, schema {compose_checks.SCHEMA_PACKAGE}, env checked against services/*/src/config.rs")
     print(f"docker: targets {', '.join(sorted(targets))} checked against services/*/Cargo.toml")
+    print(f"grafana: {DASHBOARD.relative_to(ROOT)} queries {dashboard_metrics} metrics, each "
+          "registered by the code")
     for note in sorted(set(notes)):
         print(f"note: {note}")
     for error in errors:

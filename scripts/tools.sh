@@ -4,8 +4,8 @@
 # cargo-nextest, and headless Chromium with its WebDriver (Debian chromium and
 # chromium-driver) for the dashboard's browser test. Idempotent. Log lines go to stderr.
 #
-#   . scripts/tools.sh [nats|pg|nextest|chromium]...   ensure (default: all) and export the variables
-#   scripts/tools.sh [nats|pg|nextest|chromium]...     ensure and print `export` lines for eval
+#   . scripts/tools.sh [nats|pg|nextest|chromium|fuzz]...   ensure (default: all but fuzz) and export the variables
+#   scripts/tools.sh [nats|pg|nextest|chromium|fuzz]...     ensure and print `export` lines for eval
 #
 # Exports PANTAU_NATS_SERVER_BIN (nats-server binary), PANTAU_PG_BIN (dir holding initdb,
 # pg_ctl, postgres) and, when running as root, PANTAU_PG_RUNAS (the unprivileged user that
@@ -17,6 +17,7 @@ _pantau_tools() (
   root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
   nats_version=2.15.1
   nats_min=2.14
+  cargo_fuzz_version=0.13.2
   log() { echo "tools: $*" >&2 || true; }
 
   as_root() {
@@ -94,6 +95,16 @@ _pantau_tools() (
     log "$(cargo nextest --version 2>/dev/null | head -n1)"
   }
 
+  # cargo-fuzz for scripts/fuzz.sh; pinned, since it runs on the stable toolchain through
+  # RUSTC_BOOTSTRAP=1 and a newer release may want more of nightly.
+  ensure_fuzz() {
+    if ! cargo fuzz --version >/dev/null 2>&1; then
+      log "installing cargo-fuzz $cargo_fuzz_version"
+      cargo install cargo-fuzz --version "$cargo_fuzz_version" --locked >&2
+    fi
+    log "$(cargo fuzz --version 2>/dev/null | head -n1)"
+  }
+
   ensure_chromium() {
     local browser driver
     browser=$(command -v chromium || command -v chromium-browser || true)
@@ -114,7 +125,8 @@ _pantau_tools() (
       pg) ensure_pg ;;
       nextest) ensure_nextest ;;
       chromium) ensure_chromium ;;
-      *) log "unknown tool: $t (want nats, pg, nextest or chromium)"; exit 2 ;;
+      fuzz) ensure_fuzz ;;
+      *) log "unknown tool: $t (want nats, pg, nextest, chromium or fuzz)"; exit 2 ;;
     esac
   done
 )

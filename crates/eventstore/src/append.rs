@@ -21,9 +21,10 @@ use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMes
 use bytes::Bytes;
 use futures::future::join_all;
 use tokio::sync::{Mutex, mpsc, oneshot};
-use tracing::{debug, warn};
+use tracing::{Instrument, debug, warn};
 
 use crate::envelope::{Metadata, headers};
+use crate::metrics::StreamMetrics;
 
 /// What the aggregate's subject must look like for the append to succeed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +116,7 @@ pub(crate) struct Appender {
     target: Target,
     tx: Option<mpsc::Sender<Pending>>,
     stats: Arc<Counters>,
+    metrics: StreamMetrics,
 }
 
 /// How the group commit went since the store was opened.
@@ -166,6 +168,7 @@ impl Appender {
         stream: jetstream::stream::Stream,
         mode: AppendMode,
     ) -> Self {
+        let metrics = StreamMetrics::new(&stream.cached_info().config.name);
         let target = Target { js, stream };
         let stats = Arc::new(Counters::default());
         match mode {
@@ -174,6 +177,7 @@ impl Appender {
                 target,
                 tx: None,
                 stats,
+                metrics,
             },
             AppendMode::Batched {
                 max_batch,
@@ -195,6 +199,7 @@ impl Appender {
                     target,
                     tx: Some(tx),
                     stats,
+                    metrics,
                 }
             }
         }
@@ -205,18 +210,38 @@ impl Appender {
     }
 
     pub(crate) async fn append(&self, event: NewEvent) -> Result<Appended, AppendError> {
-        let msg = outgoing(event);
-        match &self.tx {
-            None => publish_one(&self.target, msg).await,
-            Some(tx) => {
-                let (reply, rx) = oneshot::channel();
-                tx.send(Pending { msg, reply })
-                    .await
-                    .map_err(|_| AppendError::Closed)?;
-                rx.await.map_err(|_| AppendError::Closed)?
+        let span = publish_span(&event.subject, 1);
+        let result = async {
+            // Inside the span: the event's traceparent names it, so the
+            // projection that applies the event continues from here.
+            let msg = outgoing(event);
+            match &self.tx {
+                None => publish_one(&self.target, msg).await,
+                Some(tx) => {
+                    let (reply, rx) = oneshot::channel();
+                    tx.send(Pending { msg, reply })
+                        .await
+                        .map_err(|_| AppendError::Closed)?;
+                    rx.await.map_err(|_| AppendError::Closed)?
+                }
             }
         }
+        .instrument(span)
+        .await;
+        self.metrics.record(&result);
+        result
     }
+}
+
+/// The producer span of one append (or one atomic batch of `events`).
+fn publish_span(subject: &str, events: usize) -> tracing::Span {
+    tracing::info_span!(
+        "jetstream.publish",
+        otel.kind = "producer",
+        messaging.system = "nats",
+        messaging.destination.name = subject,
+        events,
+    )
 }
 
 impl Appender {
@@ -224,6 +249,24 @@ impl Appender {
     /// own. Expected sequences are checked against the stream as it was
     /// before the batch, so give one only on the first event of a subject.
     pub(crate) async fn append_atomic(
+        &self,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<Appended>, AppendError> {
+        let Some(first) = events.first() else {
+            return Ok(Vec::new());
+        };
+        let span = publish_span(&first.subject, events.len());
+        let result = self.append_atomic_traced(events).instrument(span).await;
+        match &result {
+            Ok(appended) => self
+                .metrics
+                .stored(appended.iter().filter(|a| !a.duplicate).count()),
+            Err(e) => self.metrics.failed(e),
+        }
+        result
+    }
+
+    async fn append_atomic_traced(
         &self,
         events: Vec<NewEvent>,
     ) -> Result<Vec<Appended>, AppendError> {

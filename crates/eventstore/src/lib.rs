@@ -14,6 +14,7 @@ pub mod append;
 pub mod command;
 pub mod envelope;
 pub mod follow;
+mod metrics;
 pub mod stream;
 
 pub use append::{AppendError, AppendMode, AppendStats, Appended, Expected, NewEvent};

@@ -90,6 +90,19 @@ impl Settings {
             })
     }
 
+    /// An optional setting: `None` when unset or empty (how a listener is
+    /// turned off), else parsed like [`Settings::parse`].
+    pub fn parse_optional<T>(&self, key: &str) -> Result<Option<T>, ConfigError>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.get(key) {
+            None => Ok(None),
+            Some(_) => self.parse(key).map(Some),
+        }
+    }
+
     /// [`STREAM_REPLICAS`]: how many NATS servers hold each stream a
     /// service opens, 1 to 5 (JetStream's limit).
     pub fn stream_replicas(&self) -> Result<usize, ConfigError> {

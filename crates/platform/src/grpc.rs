@@ -52,6 +52,9 @@ pub async fn spawn_server(
             .trace_fn(request_span)
             .layer(DevClockLayer { enabled: dev_clock })
             .layer(tonic_web::GrpcWebLayer::new())
+            // Inside gRPC-Web, so a browser's call is counted with the
+            // status its native gRPC response carries in trailers.
+            .layer(GrpcMetricsLayer)
             .add_routes(routes)
             .add_service(health)
             .add_service(reflection)
@@ -137,6 +140,181 @@ where
                 Box::pin(std::future::ready(Ok(bad.into_http())))
             }
         }
+    }
+}
+
+/// Counts every call by service, method and status code and times it
+/// (`pantau_grpc_server_requests_total`,
+/// `pantau_grpc_server_handling_seconds`; see [`crate::metrics`]). The
+/// status is read from the response headers of a trailers-only answer (an
+/// error) or from the trailers that end the body; a body dropped before its
+/// trailers counts as CANCELLED. Nothing is allocated per call: the
+/// method's series are looked up by path in a map of resolved handles.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GrpcMetricsLayer;
+
+impl<S> tower_layer::Layer<S> for GrpcMetricsLayer {
+    type Service = GrpcMetrics<S>;
+
+    fn layer(&self, inner: S) -> GrpcMetrics<S> {
+        GrpcMetrics { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GrpcMetrics<S> {
+    inner: S,
+}
+
+impl<S, B, R> tower_service::Service<http::Request<B>> for GrpcMetrics<S>
+where
+    S: tower_service::Service<http::Request<B>, Response = http::Response<R>>,
+{
+    type Response = http::Response<MeteredBody<R>>;
+    type Error = S::Error;
+    type Future = MeteredFuture<S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let call = CallRecorder {
+            method: Some(crate::metrics::grpc_method(req.uri().path())),
+            start: std::time::Instant::now(),
+        };
+        MeteredFuture {
+            inner: self.inner.call(req),
+            call: Some(call),
+        }
+    }
+}
+
+/// One call in flight: records its status exactly once, CANCELLED if it is
+/// dropped unanswered.
+struct CallRecorder {
+    method: Option<std::sync::Arc<crate::metrics::MethodMetrics>>,
+    start: std::time::Instant,
+}
+
+impl CallRecorder {
+    fn record(&mut self, code: tonic::Code) {
+        if let Some(m) = self.method.take() {
+            m.record(code, self.start.elapsed());
+        }
+    }
+
+    fn record_from(&mut self, headers: &http::HeaderMap) -> bool {
+        match headers.get("grpc-status") {
+            Some(v) => {
+                self.record(tonic::Code::from_bytes(v.as_bytes()));
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Drop for CallRecorder {
+    fn drop(&mut self) {
+        self.record(tonic::Code::Cancelled);
+    }
+}
+
+pin_project_lite::pin_project! {
+    pub struct MeteredFuture<F> {
+        #[pin]
+        inner: F,
+        call: Option<CallRecorder>,
+    }
+}
+
+impl<F, R, E> std::future::Future for MeteredFuture<F>
+where
+    F: std::future::Future<Output = Result<http::Response<R>, E>>,
+{
+    type Output = Result<http::Response<MeteredBody<R>>, E>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = self.project();
+        let result = std::task::ready!(this.inner.poll(cx));
+        let mut call = this.call.take();
+        let result = match result {
+            Ok(res) => {
+                // A trailers-only response (an error) has its status here.
+                if let Some(c) = call.as_mut()
+                    && c.record_from(res.headers())
+                {
+                    call = None;
+                }
+                Ok(res.map(|inner| MeteredBody { inner, call }))
+            }
+            Err(e) => {
+                if let Some(c) = call.as_mut() {
+                    c.record(tonic::Code::Unknown);
+                }
+                Err(e)
+            }
+        };
+        std::task::Poll::Ready(result)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that records the call's status from its trailers.
+    pub struct MeteredBody<B> {
+        #[pin]
+        inner: B,
+        call: Option<CallRecorder>,
+    }
+}
+
+impl<B: http_body::Body> http_body::Body for MeteredBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+        let this = self.project();
+        let frame = std::task::ready!(this.inner.poll_frame(cx));
+        if let Some(call) = this.call.as_mut() {
+            match &frame {
+                Some(Ok(f)) => {
+                    if let Some(trailers) = f.trailers_ref() {
+                        if !call.record_from(trailers) {
+                            call.record(tonic::Code::Unknown);
+                        }
+                        *this.call = None;
+                    }
+                }
+                Some(Err(_)) => {
+                    call.record(tonic::Code::Internal);
+                    *this.call = None;
+                }
+                // The body ended without trailers: no status was sent.
+                None => {
+                    call.record(tonic::Code::Unknown);
+                    *this.call = None;
+                }
+            }
+        }
+        std::task::Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -1,7 +1,7 @@
 //! Platform plumbing every Pantau service shares: layered configuration
 //! (defaults, optional file, `PANTAU_*` environment), tracing with optional
 //! OTLP export, W3C trace context across gRPC metadata and NATS headers, gRPC
-//! health and reflection and the server around them, batched access-token
+//! health and reflection and the server around them, Prometheus metrics, batched access-token
 //! verification, and graceful shutdown.
 
 pub mod authz;
@@ -10,7 +10,9 @@ pub mod config;
 pub mod db;
 pub mod domain_error;
 pub mod grpc;
+pub mod metrics;
 pub mod nats;
+pub mod ratelimit;
 pub mod service_error;
 pub mod shutdown;
 pub mod telemetry;

@@ -15,6 +15,9 @@ pub enum ServiceError {
     Unavailable(String),
     #[error("aborted: {0}")]
     Aborted(String),
+    /// Too many attempts from one caller: RESOURCE_EXHAUSTED with the wait.
+    #[error("resource exhausted: {0}")]
+    ResourceExhausted(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -41,6 +44,7 @@ impl From<ServiceError> for Status {
                 Status::unavailable(m)
             }
             ServiceError::Aborted(m) => Status::aborted(m),
+            ServiceError::ResourceExhausted(m) => Status::resource_exhausted(m),
             ServiceError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
                 Status::internal("internal error")

@@ -97,11 +97,17 @@ pub fn init_for_tests() {
     let Ok(provider) = provider("pantau-test", None) else {
         return;
     };
+    let _ = install_for_tests(provider);
+}
+
+/// The test subscriber over `provider`, which is kept for the life of the
+/// process; false when a subscriber was already installed.
+fn install_for_tests(provider: SdkTracerProvider) -> bool {
     let tracer = provider.tracer("pantau-test");
     // The provider must outlive every test in the process.
     std::mem::forget(provider);
     let filter = EnvFilter::try_from_env("PANTAU_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::registry()
+    tracing_subscriber::registry()
         .with(
             tracing_opentelemetry::layer()
                 .with_tracer(tracer)
@@ -112,7 +118,22 @@ pub fn init_for_tests() {
                 .with_test_writer()
                 .with_filter(filter),
         )
-        .try_init();
+        .try_init()
+        .is_ok()
+}
+
+/// For tests that look at spans: [`init_for_tests`] with every finished
+/// span also handed to `exporter` as it ends (e.g. opentelemetry_sdk's
+/// `InMemorySpanExporter`, feature `testing`). False when a subscriber was
+/// already installed in this process (then nothing is exported).
+pub fn init_for_tests_exporting(
+    exporter: impl opentelemetry_sdk::trace::SpanExporter + 'static,
+) -> bool {
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter)
+        .build();
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    install_for_tests(provider)
 }
 
 struct NatsHeaders<'a>(&'a mut async_nats::HeaderMap);
@@ -207,6 +228,16 @@ pub fn extract_grpc(metadata: &tonic::metadata::MetadataMap) -> opentelemetry::C
 /// Makes `span` a child of the remote context (no-op for an empty context).
 pub fn set_parent(span: &tracing::Span, parent: opentelemetry::Context) {
     let _ = span.set_parent(parent);
+}
+
+/// Links `span` to another trace's span (e.g. one more event a batch
+/// applies); no-op for an invalid context.
+pub fn add_link(span: &tracing::Span, other: &opentelemetry::Context) {
+    use opentelemetry::trace::TraceContextExt;
+    let other = other.span().span_context().clone();
+    if other.is_valid() {
+        span.add_link(other);
+    }
 }
 
 /// The current span's `traceparent` value, if it has a valid trace id.

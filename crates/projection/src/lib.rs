@@ -12,6 +12,7 @@
 //! sequence 1 into a fresh schema and swaps it in with one rename, so readers
 //! see the old model or the new one, never a half-built one.
 
+mod metrics;
 mod runner;
 
 pub use runner::{ProjectionHandle, Runner, RunnerOptions, rebuild};

@@ -10,6 +10,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 use tracing::{Instrument, error, info, warn};
 
+use crate::metrics::ProjectionMetrics;
 use crate::{Projection, ProjectionError};
 
 #[derive(Debug, Clone)]
@@ -137,7 +138,17 @@ async fn begin_locked(
     Ok(tx)
 }
 
-/// Applies a batch in one transaction; returns the new checkpoint.
+/// What one batch did.
+#[derive(Debug, Clone, Copy, Default)]
+struct Batch {
+    /// The new checkpoint.
+    last: u64,
+    /// Events applied (not skipped as already counted, not dead-lettered).
+    applied: u64,
+    dead_letters: u64,
+}
+
+/// Applies a batch in one transaction.
 ///
 /// Events are applied without savepoints (each one would cost two more
 /// round trips per event); only when an event turns out to be poison is
@@ -149,7 +160,7 @@ async fn apply_batch<P: Projection>(
     store: &EventStore,
     schema: &str,
     messages: &[async_nats::jetstream::Message],
-) -> Result<u64, ProjectionError> {
+) -> Result<Batch, ProjectionError> {
     match apply_batch_fast(pool, projection, store, schema, messages).await {
         Err(ProjectionError::Poison(_)) => {
             apply_batch_carefully(pool, projection, store, schema, messages).await
@@ -166,7 +177,7 @@ async fn apply_batch_fast<P: Projection>(
     store: &EventStore,
     schema: &str,
     messages: &[async_nats::jetstream::Message],
-) -> Result<u64, ProjectionError> {
+) -> Result<Batch, ProjectionError> {
     let mut tx = begin_locked(pool, projection.name()).await?;
     set_search_path(&mut tx, schema).await?;
     let checkpoint: i64 =
@@ -197,16 +208,65 @@ async fn apply_batch_fast<P: Projection>(
         last = seq;
     }
     if events.is_empty() {
-        return Ok(last);
+        return Ok(Batch {
+            last,
+            ..Batch::default()
+        });
     }
-    projection.apply_all(&mut tx, &events).await?;
+    projection
+        .apply_all(&mut tx, &events)
+        .instrument(batch_span(projection.name(), &events))
+        .await?;
     sqlx::query("UPDATE checkpoint SET last_sequence = $1, updated_at = now() WHERE id = 1")
         .bind(last as i64)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(last)
+    Ok(Batch {
+        last,
+        applied: events.len() as u64,
+        dead_letters: 0,
+    })
 }
+
+/// The span of applying a batch: a child of the first event's trace (the
+/// call that caused it) and linked to the others', so a trace shows where
+/// its event was projected even when a projection applies many at once.
+fn batch_span(
+    projection: &'static str,
+    events: &[pantau_eventstore::RecordedEvent],
+) -> tracing::Span {
+    let first = events.first().map_or(0, |e| e.sequence);
+    let last = events.last().map_or(0, |e| e.sequence);
+    let span = tracing::info_span!(
+        "project_batch",
+        otel.kind = "consumer",
+        projection,
+        events = events.len(),
+        first_seq = first,
+        last_seq = last,
+    );
+    if span.is_disabled() {
+        return span;
+    }
+    let context = |parent: &str| {
+        let mut carrier = async_nats::HeaderMap::new();
+        carrier.insert("traceparent", parent);
+        pantau_platform::telemetry::extract_nats(&carrier)
+    };
+    let mut parents = events.iter().filter_map(|e| e.traceparent.as_deref());
+    if let Some(first) = parents.next() {
+        pantau_platform::telemetry::set_parent(&span, context(first));
+    }
+    // A bounded number of links: a rebuild's batches hold hundreds.
+    for other in parents.take(MAX_LINKS) {
+        pantau_platform::telemetry::add_link(&span, &context(other));
+    }
+    span
+}
+
+/// Links a batch span carries to the traces of its other events.
+const MAX_LINKS: usize = 32;
 
 /// Event by event, each inside a savepoint, so a poison event is
 /// dead-lettered alone and the rest of the batch still counts.
@@ -216,7 +276,7 @@ async fn apply_batch_carefully<P: Projection>(
     store: &EventStore,
     schema: &str,
     messages: &[async_nats::jetstream::Message],
-) -> Result<u64, ProjectionError> {
+) -> Result<Batch, ProjectionError> {
     let mut tx = begin_locked(pool, projection.name()).await?;
     set_search_path(&mut tx, schema).await?;
     let checkpoint: i64 =
@@ -224,6 +284,7 @@ async fn apply_batch_carefully<P: Projection>(
             .fetch_one(&mut *tx)
             .await?;
     let mut last = checkpoint as u64;
+    let mut batch = Batch::default();
     for msg in messages {
         let info = msg
             .info()
@@ -268,7 +329,11 @@ async fn apply_batch_carefully<P: Projection>(
             }
             Err(e) => Err((String::new(), e.to_string())),
         };
+        if outcome.is_ok() {
+            batch.applied += 1;
+        }
         if let Err((event_type, reason)) = outcome {
+            batch.dead_letters += 1;
             warn!(projection = projection.name(), seq, %reason, "event dead-lettered");
             sqlx::query(
                 "INSERT INTO dead_letters (sequence, subject, event_type, reason) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
@@ -287,7 +352,8 @@ async fn apply_batch_carefully<P: Projection>(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(last)
+    batch.last = last;
+    Ok(batch)
 }
 
 impl<P: Projection> Runner<P> {
@@ -311,13 +377,17 @@ impl<P: Projection> Runner<P> {
         drop(conn);
         let start = read_checkpoint(&self.pool, name).await?;
         let (tx, rx) = watch::channel(start);
+        let metrics = ProjectionMetrics::new(name);
+        let lag_hook = metrics.lag_hook(self.store.clone(), self.projection.subjects(), rx.clone());
         let handle = ProjectionHandle {
             checkpoint: rx,
             store: self.store.clone(),
         };
         tokio::spawn(async move {
+            // Lag is reported while the projection runs.
+            let _lag_hook = lag_hook;
             loop {
-                match self.run(&tx, &shutdown).await {
+                match self.run(&tx, &shutdown, &metrics).await {
                     Ok(()) => return,
                     Err(e) => {
                         error!(projection = name, error = %e, "projection failed, restarting");
@@ -336,6 +406,7 @@ impl<P: Projection> Runner<P> {
         &self,
         checkpoint: &watch::Sender<u64>,
         shutdown: &pantau_platform::shutdown::Shutdown,
+        metrics: &ProjectionMetrics,
     ) -> Result<(), ProjectionError> {
         let name = self.projection.name();
         // Leader election: one instance applies; the lock dies with the session.
@@ -401,7 +472,7 @@ impl<P: Projection> Runner<P> {
                     _ => break,
                 }
             }
-            let last = apply_batch(
+            let batch = apply_batch(
                 &self.pool,
                 self.projection.as_ref(),
                 &self.store,
@@ -409,7 +480,9 @@ impl<P: Projection> Runner<P> {
                 &messages,
             )
             .await?;
-            checkpoint.send_replace(last);
+            metrics.applied.inc_by(batch.applied);
+            metrics.dead_letters.inc_by(batch.dead_letters);
+            checkpoint.send_replace(batch.last);
             if skip_ack {
                 skip_ack = false;
                 continue;
@@ -524,7 +597,9 @@ pub async fn rebuild<P: Projection>(
                 let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
                 buf.push(m);
                 if buf.len() >= 500 || seq >= target {
-                    applied = apply_batch(pool, projection, store, &next, &buf).await?;
+                    applied = apply_batch(pool, projection, store, &next, &buf)
+                        .await?
+                        .last;
                     buf.clear();
                     progress(applied.min(target), target);
                 }

@@ -22,6 +22,8 @@ pub const SERVICE_NAME: &str = "pantau.activity.v1.ActivityService";
 
 pub struct Running {
     pub addr: std::net::SocketAddr,
+    /// Where `GET /metrics` is served, when it is.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     pub activity: Arc<Activity>,
     shutdown: Shutdown,
     server: tokio::task::JoinHandle<()>,
@@ -136,6 +138,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         ActivityServiceServer::new(Api(activity.clone()))
             .max_decoding_message_size(pantau_photos::MAX_MESSAGE_BYTES),
     );
+    let metrics_addr =
+        pantau_platform::metrics::serve_if(config.metrics_addr, shutdown.clone()).await?;
     let (addr, server) = pantau_platform::grpc::spawn_server(
         listener,
         SERVICE_NAME,
@@ -145,6 +149,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     )
     .await?;
     Ok(Running {
+        metrics_addr,
         addr,
         activity,
         shutdown,

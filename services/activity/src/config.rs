@@ -11,6 +11,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ),
     ("PANTAU_ACTIVITY_DATABASE", "pantau_activity"),
     ("PANTAU_ACTIVITY_ADDR", "127.0.0.1:50053"),
+    ("PANTAU_ACTIVITY_METRICS_ADDR", "127.0.0.1:9103"),
     ("PANTAU_NATS_DURABLE_BATCHING", "true"),
     ("PANTAU_ACTIVITY_GRACE_DAYS", "3"),
     ("PANTAU_DEV_CLOCK", "false"),
@@ -28,6 +29,8 @@ pub struct Config {
     pub database_url: String,
     pub database: String,
     pub addr: std::net::SocketAddr,
+    /// Prometheus `GET /metrics` listener; `None` (an empty setting): off.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Honour a call's `x-pantau-sim-time` (development clusters only).
     pub dev_clock: bool,
     pub batching: bool,
@@ -52,6 +55,7 @@ impl Config {
             database_url: s.require("PANTAU_DATABASE_URL")?.to_owned(),
             database: s.require("PANTAU_ACTIVITY_DATABASE")?.to_owned(),
             addr: s.parse("PANTAU_ACTIVITY_ADDR")?,
+            metrics_addr: s.parse_optional("PANTAU_ACTIVITY_METRICS_ADDR")?,
             dev_clock: s.parse("PANTAU_DEV_CLOCK")?,
             batching: s.parse("PANTAU_NATS_DURABLE_BATCHING")?,
             grace_days,
@@ -67,6 +71,7 @@ impl Config {
             database_url: database_url.to_owned(),
             database: format!("activity_{}", uuid::Uuid::new_v4().simple()),
             addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics_addr: None,
             dev_clock: false,
             batching: true,
             grace_days: 3,

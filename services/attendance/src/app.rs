@@ -28,6 +28,8 @@ use crate::readmodel::AttendanceReadModel;
 
 pub struct Running {
     pub addr: std::net::SocketAddr,
+    /// Where `GET /metrics` is served, when it is.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     pub attendance: Arc<Attendance>,
     shutdown: Shutdown,
     server: tokio::task::JoinHandle<()>,
@@ -175,6 +177,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("failed to listen on {}", config.addr))?;
     let routes = Routes::new(AttendanceServiceServer::new(Api(attendance.clone())));
+    let metrics_addr =
+        pantau_platform::metrics::serve_if(config.metrics_addr, shutdown.clone()).await?;
     let (addr, server) = pantau_platform::grpc::spawn_server(
         listener,
         AttendanceServiceServer::<Api>::NAME,
@@ -184,6 +188,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     )
     .await?;
     Ok(Running {
+        metrics_addr,
         addr,
         attendance,
         shutdown,

@@ -11,6 +11,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ),
     ("PANTAU_ATTENDANCE_DATABASE", "pantau_attendance"),
     ("PANTAU_ATTENDANCE_ADDR", "127.0.0.1:50052"),
+    ("PANTAU_ATTENDANCE_METRICS_ADDR", "127.0.0.1:9102"),
     ("PANTAU_NATS_DURABLE_BATCHING", "true"),
     ("PANTAU_CHECKIN_MAX_ACCURACY_M", "100"),
     ("PANTAU_CHECKIN_MAX_CLOCK_SKEW_SECS", "300"),
@@ -27,6 +28,8 @@ pub struct Config {
     pub database_url: String,
     pub database: String,
     pub addr: std::net::SocketAddr,
+    /// Prometheus `GET /metrics` listener; `None` (an empty setting): off.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Honour a call's `x-pantau-sim-time` (development clusters only).
     pub dev_clock: bool,
     pub batching: bool,
@@ -60,6 +63,7 @@ impl Config {
             database_url: s.require("PANTAU_DATABASE_URL")?.to_owned(),
             database: s.require("PANTAU_ATTENDANCE_DATABASE")?.to_owned(),
             addr: s.parse("PANTAU_ATTENDANCE_ADDR")?,
+            metrics_addr: s.parse_optional("PANTAU_ATTENDANCE_METRICS_ADDR")?,
             dev_clock: s.parse("PANTAU_DEV_CLOCK")?,
             batching: s.parse("PANTAU_NATS_DURABLE_BATCHING")?,
             max_accuracy_m,
@@ -77,6 +81,7 @@ impl Config {
             database_url: database_url.to_owned(),
             database: format!("attendance_{}", uuid::Uuid::new_v4().simple()),
             addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics_addr: None,
             dev_clock: false,
             batching: true,
             max_accuracy_m: 100.0,

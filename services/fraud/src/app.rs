@@ -20,6 +20,8 @@ pub const SERVICE_NAME: &str = "pantau.fraud.v1.FraudService";
 
 pub struct Running {
     pub addr: std::net::SocketAddr,
+    /// Where `GET /metrics` is served, when it is.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     pub fraud: Arc<Fraud>,
     shutdown: Shutdown,
     server: tokio::task::JoinHandle<()>,
@@ -129,6 +131,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("failed to listen on {}", config.addr))?;
     let routes = tonic::service::Routes::new(FraudServiceServer::new(Api(fraud.clone())));
+    let metrics_addr =
+        pantau_platform::metrics::serve_if(config.metrics_addr, shutdown.clone()).await?;
     let (addr, server) = pantau_platform::grpc::spawn_server(
         listener,
         SERVICE_NAME,
@@ -138,6 +142,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     )
     .await?;
     Ok(Running {
+        metrics_addr,
         addr,
         fraud,
         shutdown,

@@ -11,6 +11,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ),
     ("PANTAU_FRAUD_DATABASE", "pantau_fraud"),
     ("PANTAU_FRAUD_ADDR", "127.0.0.1:50055"),
+    ("PANTAU_FRAUD_METRICS_ADDR", "127.0.0.1:9105"),
     ("PANTAU_NATS_DURABLE_BATCHING", "true"),
     ("PANTAU_FRAUD_SWEEP_SECS", "300"),
     ("PANTAU_DEV_CLOCK", "false"),
@@ -25,6 +26,8 @@ pub struct Config {
     pub database_url: String,
     pub database: String,
     pub addr: std::net::SocketAddr,
+    /// Prometheus `GET /metrics` listener; `None` (an empty setting): off.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Honour a call's `x-pantau-sim-time` (development clusters only).
     pub dev_clock: bool,
     pub batching: bool,
@@ -41,6 +44,7 @@ impl Config {
             database_url: s.require("PANTAU_DATABASE_URL")?.to_owned(),
             database: s.require("PANTAU_FRAUD_DATABASE")?.to_owned(),
             addr: s.parse("PANTAU_FRAUD_ADDR")?,
+            metrics_addr: s.parse_optional("PANTAU_FRAUD_METRICS_ADDR")?,
             dev_clock: s.parse("PANTAU_DEV_CLOCK")?,
             batching: s.parse("PANTAU_NATS_DURABLE_BATCHING")?,
             sweep_secs: s.parse("PANTAU_FRAUD_SWEEP_SECS")?,
@@ -56,6 +60,7 @@ impl Config {
             database_url: database_url.to_owned(),
             database: format!("fraud_{}", uuid::Uuid::new_v4().simple()),
             addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics_addr: None,
             dev_clock: false,
             batching: true,
             sweep_secs: 0,

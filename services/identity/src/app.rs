@@ -24,6 +24,8 @@ use crate::readmodel::IdentityReadModel;
 
 pub struct Running {
     pub addr: std::net::SocketAddr,
+    /// Where `GET /metrics` is served, when it is.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     pub identity: Arc<Identity>,
     shutdown: Shutdown,
     server: tokio::task::JoinHandle<()>,
@@ -113,6 +115,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         token_ttl_secs: config.token_ttl_secs,
         clock: Arc::new(chrono::Utc::now),
         devices: Default::default(),
+        login_failures: pantau_platform::ratelimit::KeyedLimiter::new(
+            config.login_max_failures,
+            std::time::Duration::from_secs(config.login_lock_secs),
+        ),
     });
     crate::devices::follow(
         identity.store.jetstream().clone(),
@@ -154,6 +160,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         IdentityServiceServer::from_arc(identity.clone())
             .max_decoding_message_size(pantau_photos::MAX_MESSAGE_BYTES),
     );
+    let metrics_addr =
+        pantau_platform::metrics::serve_if(config.metrics_addr, shutdown.clone()).await?;
     let (addr, server) = pantau_platform::grpc::spawn_server(
         listener,
         IdentityServiceServer::<Arc<Identity>>::NAME,
@@ -163,6 +171,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     )
     .await?;
     Ok(Running {
+        metrics_addr,
         addr,
         identity,
         shutdown,

@@ -24,6 +24,8 @@ const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(120);
 
 pub struct Running {
     pub addr: std::net::SocketAddr,
+    /// Where `GET /metrics` is served, when it is.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     pub http_addr: std::net::SocketAddr,
     pub reporting: Arc<Reporting>,
     shutdown: Shutdown,
@@ -116,6 +118,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("failed to listen on {}", config.addr))?;
     let routes = tonic::service::Routes::new(ReportingServiceServer::new(Api(reporting.clone())));
+    let metrics_addr =
+        pantau_platform::metrics::serve_if(config.metrics_addr, shutdown.clone()).await?;
     let (addr, server) = pantau_platform::grpc::spawn_server(
         listener,
         SERVICE_NAME,
@@ -134,17 +138,25 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         format!("http://{addr}"),
     );
     let router = crate::http::router(reporting.clone())
-        .merge(crate::gateway::router(config.app_dir.clone(), upstreams));
+        .merge(crate::gateway::router(config.app_dir.clone(), upstreams))
+        .layer(axum::middleware::from_fn_with_state(
+            crate::limits::Limits::new(config.limits),
+            crate::limits::limit,
+        ));
     let stop = shutdown.clone();
     let http = tokio::spawn(async move {
-        let served = axum::serve(http_listener, router)
-            .with_graceful_shutdown(async move { stop.wait().await })
-            .await;
+        let served = axum::serve(
+            http_listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { stop.wait().await })
+        .await;
         if let Err(e) = served {
             tracing::error!(error = %e, "HTTP server failed");
         }
     });
     Ok(Running {
+        metrics_addr,
         addr,
         http_addr,
         reporting,

@@ -13,9 +13,14 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ),
     ("PANTAU_REPORTING_DATABASE", "pantau_reporting"),
     ("PANTAU_REPORTING_ADDR", "127.0.0.1:50056"),
+    ("PANTAU_REPORTING_METRICS_ADDR", "127.0.0.1:9106"),
     ("PANTAU_REPORTING_HTTP_ADDR", "127.0.0.1:8080"),
     ("PANTAU_REPORTING_BATCH_SIZE", "500"),
     ("PANTAU_REPORTING_CACHE_SECS", "10"),
+    ("PANTAU_REPORTING_API_PER_SEC", "20"),
+    ("PANTAU_REPORTING_API_BURST", "100"),
+    ("PANTAU_REPORTING_LOGINS_PER_MIN", "10"),
+    ("PANTAU_REPORTING_FORWARDED_FOR", "false"),
     (
         "PANTAU_REPORTING_TILE_URL",
         "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
@@ -79,6 +84,8 @@ pub struct Config {
     pub database: String,
     /// gRPC.
     pub addr: std::net::SocketAddr,
+    /// Prometheus `GET /metrics` listener; `None` (an empty setting): off.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// The dashboard, the JSON API and the CSV downloads.
     pub http_addr: std::net::SocketAddr,
     pub dev_clock: bool,
@@ -94,6 +101,8 @@ pub struct Config {
     /// Where the gateway at /app/rpc/ sends each service's calls (this
     /// service's own are added at start); an empty URL: not forwarded.
     pub upstreams: crate::gateway::Upstreams,
+    /// Per-client limits on the public API and the gateway's sign-ins.
+    pub limits: crate::limits::Settings,
 }
 
 impl Config {
@@ -148,11 +157,18 @@ impl Config {
                 .unwrap_or("app/dist")
                 .into(),
             upstreams,
+            limits: crate::limits::Settings {
+                api_per_sec: s.parse("PANTAU_REPORTING_API_PER_SEC")?,
+                api_burst: s.parse("PANTAU_REPORTING_API_BURST")?,
+                logins_per_min: s.parse("PANTAU_REPORTING_LOGINS_PER_MIN")?,
+                forwarded_for: s.parse("PANTAU_REPORTING_FORWARDED_FOR")?,
+            },
             nats_url: s.require("PANTAU_NATS_URL")?.to_owned(),
             stream_replicas: s.stream_replicas()?,
             database_url: s.require("PANTAU_DATABASE_URL")?.to_owned(),
             database: s.require("PANTAU_REPORTING_DATABASE")?.to_owned(),
             addr: s.parse("PANTAU_REPORTING_ADDR")?,
+            metrics_addr: s.parse_optional("PANTAU_REPORTING_METRICS_ADDR")?,
             http_addr: s.parse("PANTAU_REPORTING_HTTP_ADDR")?,
             dev_clock: s.parse("PANTAU_DEV_CLOCK")?,
             batch_size,
@@ -176,6 +192,7 @@ impl Config {
             database_url: database_url.to_owned(),
             database: format!("reporting_{}", uuid::Uuid::new_v4().simple()),
             addr: any,
+            metrics_addr: None,
             http_addr: any,
             dev_clock: false,
             batch_size: 500,
@@ -184,6 +201,7 @@ impl Config {
             tile_attribution: String::new(),
             app_dir: "app/dist".into(),
             upstreams: crate::gateway::Upstreams::default(),
+            limits: crate::limits::Settings::OFF,
         }
     }
 }

@@ -51,7 +51,7 @@ pub fn router(app_dir: PathBuf, upstreams: Upstreams) -> Router {
 
 /// A gRPC-Web answer carrying only a status, in headers (as gRPC-Web
 /// clients read a call that failed before any message).
-fn grpc_status(code: u8, message: &str) -> Response {
+pub(crate) fn grpc_status(code: u8, message: &str) -> Response {
     let mut headers = HeaderMap::new();
     headers.insert(
         header::CONTENT_TYPE,

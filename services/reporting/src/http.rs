@@ -47,6 +47,7 @@ impl IntoResponse for Refusal {
             ServiceError::Unavailable(_) | ServiceError::Aborted(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, None)
             }
+            ServiceError::ResourceExhausted(_) => (StatusCode::TOO_MANY_REQUESTS, None),
             ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
         };
         let mut body = json!({ "error": self.0.to_string() });

@@ -18,6 +18,7 @@ pub mod core;
 pub mod gateway;
 pub mod grpc;
 pub mod http;
+pub mod limits;
 pub mod projections;
 pub mod queries;
 pub mod report;

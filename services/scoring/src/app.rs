@@ -22,6 +22,8 @@ pub const SERVICE_NAME: &str = "pantau.scoring.v1.ScoringService";
 
 pub struct Running {
     pub addr: std::net::SocketAddr,
+    /// Where `GET /metrics` is served, when it is.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     pub scoring: Arc<Scoring>,
     shutdown: Shutdown,
     server: tokio::task::JoinHandle<()>,
@@ -152,6 +154,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("failed to listen on {}", config.addr))?;
     let routes = tonic::service::Routes::new(ScoringServiceServer::new(Api(scoring.clone())));
+    let metrics_addr =
+        pantau_platform::metrics::serve_if(config.metrics_addr, shutdown.clone()).await?;
     let (addr, server) = pantau_platform::grpc::spawn_server(
         listener,
         SERVICE_NAME,
@@ -161,6 +165,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     )
     .await?;
     Ok(Running {
+        metrics_addr,
         addr,
         scoring,
         shutdown,

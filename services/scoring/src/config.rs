@@ -11,6 +11,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ),
     ("PANTAU_SCORING_DATABASE", "pantau_scoring"),
     ("PANTAU_SCORING_ADDR", "127.0.0.1:50054"),
+    ("PANTAU_SCORING_METRICS_ADDR", "127.0.0.1:9104"),
     ("PANTAU_NATS_DURABLE_BATCHING", "true"),
     ("PANTAU_SCORING_BATCH_SIZE", "500"),
     ("PANTAU_DEV_CLOCK", "false"),
@@ -25,6 +26,8 @@ pub struct Config {
     pub database_url: String,
     pub database: String,
     pub addr: std::net::SocketAddr,
+    /// Prometheus `GET /metrics` listener; `None` (an empty setting): off.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Honour a call's `x-pantau-sim-time` (development clusters only).
     pub dev_clock: bool,
     pub batching: bool,
@@ -47,6 +50,7 @@ impl Config {
             database_url: s.require("PANTAU_DATABASE_URL")?.to_owned(),
             database: s.require("PANTAU_SCORING_DATABASE")?.to_owned(),
             addr: s.parse("PANTAU_SCORING_ADDR")?,
+            metrics_addr: s.parse_optional("PANTAU_SCORING_METRICS_ADDR")?,
             dev_clock: s.parse("PANTAU_DEV_CLOCK")?,
             batching: s.parse("PANTAU_NATS_DURABLE_BATCHING")?,
             batch_size,
@@ -62,6 +66,7 @@ impl Config {
             database_url: database_url.to_owned(),
             database: format!("scoring_{}", uuid::Uuid::new_v4().simple()),
             addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics_addr: None,
             dev_clock: false,
             batching: true,
             batch_size: 500,

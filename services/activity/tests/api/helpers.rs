@@ -86,6 +86,11 @@ pub struct Member {
 }
 
 pub async fn spawn_app() -> anyhow::Result<App> {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with the service's config changed by `tune` first.
+pub async fn spawn_app_with(tune: impl FnOnce(&mut Config)) -> anyhow::Result<App> {
     pantau_testkit::init_logs();
     let nats = NatsServer::start().await?;
     let pg = PgServer::start().await?;
@@ -115,7 +120,8 @@ pub async fn spawn_app() -> anyhow::Result<App> {
         }),
     )
     .await?;
-    let config = Config::in_process(&nats.url, &pg.url);
+    let mut config = Config::in_process(&nats.url, &pg.url);
+    tune(&mut config);
     let running = app::start(config.clone()).await?;
     let fixed = now();
     running.activity.set_clock(Arc::new(move || fixed));

@@ -6,6 +6,7 @@
 mod catalog;
 mod duplicates;
 mod helpers;
+mod observability;
 mod photos;
 mod queries;
 mod ratings;

@@ -3,6 +3,7 @@
 
 use pantau_authn::{Claims, hash_password, verify_password};
 use pantau_eventstore::{Expected, NewEvent};
+use pantau_platform::ratelimit::whole_secs;
 use pantau_proto::events::v1::{self as ev, identity_event::Event};
 use pantau_proto::identity::v1 as api;
 
@@ -22,10 +23,26 @@ pub async fn login(
     id: &Identity,
     req: api::LoginRequest,
 ) -> Result<api::LoginResponse, ServiceError> {
+    // Guessing: a login id with too many failures is locked for a while,
+    // even against the right password, whether or not the id exists.
+    let key = req.login_id.trim().to_owned();
+    let now = std::time::Instant::now();
+    let locked = |wait| {
+        ServiceError::ResourceExhausted(format!(
+            "too many failed sign-ins for this login id; try again in {} s",
+            whole_secs(wait)
+        ))
+    };
+    id.login_failures.check(&key, now).map_err(locked)?;
+    let failed = || {
+        // The bucket may empty here; the next attempt is the one refused.
+        let _ = id.login_failures.spend(&key, now);
+        ServiceError::Unauthenticated("unknown login id or wrong password".into())
+    };
     let row: Option<AccountRow> = sqlx::query_as(
         "SELECT account_id, password_hash, roles, agency_id, worker_id FROM accounts WHERE login_id = $1",
     )
-    .bind(req.login_id.trim())
+    .bind(&key)
     .fetch_optional(&id.pool)
     .await?;
     let Some(AccountRow {
@@ -37,14 +54,10 @@ pub async fn login(
     }) = row
     else {
         let _ = verify_password(&req.password, dummy_hash());
-        return Err(ServiceError::Unauthenticated(
-            "unknown login id or wrong password".into(),
-        ));
+        return Err(failed());
     };
     if !verify_password(&req.password, &hash) {
-        return Err(ServiceError::Unauthenticated(
-            "unknown login id or wrong password".into(),
-        ));
+        return Err(failed());
     }
     let now = id.wall().timestamp();
     let claims = Claims::new(

@@ -43,6 +43,8 @@ pub struct Identity {
     pub clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
     /// Scanner devices, followed from attendance's stream (portraits only).
     pub devices: crate::devices::SharedDevices,
+    /// Failed sign-ins per login id: a locked id is refused until one is forgiven.
+    pub login_failures: pantau_platform::ratelimit::KeyedLimiter<String>,
 }
 
 type Rpc<T> = Result<Response<T>, Status>;

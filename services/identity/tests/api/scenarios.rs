@@ -956,3 +956,47 @@ async fn a_reservation_left_by_a_registration_that_never_landed_passes_on_after_
     assert_eq!(taken.code(), Code::AlreadyExists);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_login_id_with_too_many_failed_sign_ins_is_locked_even_against_the_right_password()
+-> anyhow::Result<()> {
+    let mut app = spawn_app_with(|c| {
+        c.login_max_failures = 3;
+        c.login_lock_secs = 2;
+    })
+    .await?;
+    let login = |login_id: &str, password: &str| api::LoginRequest {
+        login_id: login_id.into(),
+        password: password.into(),
+    };
+    for attempt in 1..=3 {
+        let e = app
+            .client
+            .login(login("admin", "guess"))
+            .await
+            .expect_err("a wrong password");
+        assert_eq!(e.code(), Code::Unauthenticated, "attempt {attempt}");
+    }
+    let e = app
+        .client
+        .login(login("admin", ADMIN_PASSWORD))
+        .await
+        .expect_err("locked");
+    assert_eq!(e.code(), Code::ResourceExhausted, "{}", e.message());
+    assert!(e.message().contains("try again in"), "{}", e.message());
+    // Unknown ids are locked the same way, and other ids are not affected.
+    for _ in 0..3 {
+        let _ = app.client.login(login("nobody", "guess")).await;
+    }
+    let e = app
+        .client
+        .login(login("nobody", "guess"))
+        .await
+        .expect_err("locked");
+    assert_eq!(e.code(), Code::ResourceExhausted);
+    // A failure is forgiven after lock_secs / max_failures (0.67 s): the
+    // right password works again.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    app.client.login(login("admin", ADMIN_PASSWORD)).await?;
+    Ok(())
+}
