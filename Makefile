@@ -14,10 +14,11 @@ BUF := npx --yes @bufbuild/buf@1
 # new package's scripts (and --upgrade would delete bin/nats-server).
 PY_TEST_DEPS := nats-py==2.16.0 grpcio-tools==1.85.1 grpcio==1.85.1 protobuf==7.36.2 kubernetes-validate==1.37.0 jsonschema==4.26.0 PyYAML==6.0.3
 
-.PHONY: help run stop test bench lint fmt proto-lint clean-data app fuzz
+.PHONY: help run stop cluster cluster-stop test bench lint fmt proto-lint clean-data app fuzz
 
 help:
 	@echo "make run         build and start NATS, PostgreSQL and the services (Ctrl-C stops)"
+	echo "make cluster     3 NATS servers, identity, two attendance and two scoring instances (Ctrl-C stops)"
 	echo "make test        run every test (throwaway NATS and PostgreSQL per test run)"
 	echo "make bench       throughput and latency figures"
 	echo "make fuzz        the fuzz targets, 5 minutes each (make test runs them 20 s each)"
@@ -33,6 +34,12 @@ run:
 
 stop:
 	@scripts/run.sh stop
+
+cluster:
+	@scripts/cluster.sh
+
+cluster-stop:
+	@scripts/cluster.sh stop
 
 # The field app's browser test (tests/e2e/field_app.rs) drives the built app, so the app is built first.
 test: app

@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from catalogue import PENDING_ENV, Service
+from catalogue import PENDING_ENV, ROOT, Service
 from kustomize_subset import split_image
+
+# The NATS users and permissions the k8s ConfigMap must carry.
+AUTH_CONF = ROOT / "deploy" / "nats" / "auth.conf"
 
 # The namespace of the ingress controller that reporting's NetworkPolicy admits (its
 # kubernetes.io/metadata.name label), and the cluster DNS pods every pod must reach.
@@ -441,11 +444,22 @@ def check_nats(r: Render, nats_server: str | None) -> int | None:
         r.fail(f"nats.conf: store_dir is not the data volume's mount ({data_mounts})")
     if not re.search(r"^\s*sync_interval:\s*always\s*$", conf, re.M):
         r.fail("nats.conf: no `sync_interval: always` (acknowledged events must survive a power cut)")
+    # The users and permissions are deploy/nats/auth.conf's, which the e2e test runs.
+    shipped = AUTH_CONF.read_text()
+    shipped = shipped[shipped.find("authorization {"):]
+    if not shipped or " ".join(shipped.split()) not in " ".join(conf.split()):
+        r.fail("nats.conf: its authorization block is not deploy/nats/auth.conf's")
+    # The passwords nats.conf reads ($PANTAU_NATS_<USER>_PASSWORD) come from the StatefulSet's
+    # environment; -t only needs them set.
+    secret_env = {e["name"]: "validate-placeholder" for e in c.get("env", [])
+                  if e.get("valueFrom", {}).get("secretKeyRef")}
+    for var in sorted(set(re.findall(r"\$(PANTAU_[A-Z0-9_]+)", conf)) - set(secret_env)):
+        r.fail(f"StatefulSet nats: nats.conf reads ${var}, which its environment does not set")
     if nats_server:
         with tempfile.NamedTemporaryFile("w", suffix=".conf") as f:
             f.write(conf)
             f.flush()
-            env = dict(os.environ, POD_NAME=f"{sts['metadata']['name']}-0")
+            env = dict(os.environ, POD_NAME=f"{sts['metadata']['name']}-0", **secret_env)
             done = subprocess.run([nats_server, "-c", f.name, "-t"], capture_output=True,
                                   text=True, env=env)
             if done.returncode != 0:

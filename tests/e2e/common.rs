@@ -184,34 +184,7 @@ impl Registry {
 
     /// An agency in Asia/Makassar with one unit: (agency_id, unit_id).
     pub async fn agency(&self, code: &str) -> anyhow::Result<(String, String)> {
-        let mut client = self.client.clone();
-        let agency_id = client
-            .create_agency(authed(
-                &self.admin,
-                id::CreateAgencyRequest {
-                    request_id: rid(),
-                    code: code.into(),
-                    name: format!("Dinas {code}"),
-                    time_zone: "Asia/Makassar".into(),
-                },
-            ))
-            .await?
-            .into_inner()
-            .agency_id;
-        let unit_id = client
-            .create_unit(authed(
-                &self.admin,
-                id::CreateUnitRequest {
-                    request_id: rid(),
-                    agency_id: agency_id.clone(),
-                    code: "SEKSI-1".into(),
-                    name: "Seksi Kebersihan".into(),
-                },
-            ))
-            .await?
-            .into_inner()
-            .unit_id;
-        Ok((agency_id, unit_id))
+        agency_with_unit(&self.client, &self.admin, code).await
     }
 
     /// Registers a worker (see [`worker_request`]) as the province admin.
@@ -275,4 +248,41 @@ impl Registry {
             .await?;
         Ok(())
     }
+}
+
+/// An agency in Asia/Makassar with one unit, created by `admin` through
+/// `client`: (agency_id, unit_id).
+pub async fn agency_with_unit(
+    client: &IdentityServiceClient<Channel>,
+    admin: &str,
+    code: &str,
+) -> anyhow::Result<(String, String)> {
+    let mut client = client.clone();
+    let agency_id = client
+        .create_agency(authed(
+            admin,
+            id::CreateAgencyRequest {
+                request_id: rid(),
+                code: code.into(),
+                name: format!("Dinas {code}"),
+                time_zone: "Asia/Makassar".into(),
+            },
+        ))
+        .await?
+        .into_inner()
+        .agency_id;
+    let unit_id = client
+        .create_unit(authed(
+            admin,
+            id::CreateUnitRequest {
+                request_id: rid(),
+                agency_id: agency_id.clone(),
+                code: "SEKSI-1".into(),
+                name: "Seksi Kebersihan".into(),
+            },
+        ))
+        .await?
+        .into_inner()
+        .unit_id;
+    Ok((agency_id, unit_id))
 }

@@ -7,11 +7,13 @@
 
 mod activity;
 mod attendance;
+mod chaos;
 mod common;
 mod deploy;
 mod drains;
 mod field_app;
 mod field_codes;
+mod nats_permissions;
 mod python_consumer;
 mod python_fraud;
 mod scoring;

@@ -2,8 +2,13 @@
 
 use pantau_platform::{ConfigError, Settings};
 
+/// A NATS user and password (`Config::nats_credentials`).
+use pantau_platform::nats::Credentials as NatsCredentials;
+
 pub const DEFAULTS: &[(&str, &str)] = &[
     ("PANTAU_NATS_URL", "nats://127.0.0.1:4222"),
+    ("PANTAU_NATS_USER", ""),
+    ("PANTAU_NATS_PASSWORD", ""),
     ("PANTAU_NATS_STREAM_REPLICAS", "1"),
     (
         "PANTAU_DATABASE_URL",
@@ -22,6 +27,9 @@ pub const DEFAULTS: &[(&str, &str)] = &[
 #[derive(Debug, Clone)]
 pub struct Config {
     pub nats_url: String,
+    /// `PANTAU_NATS_USER` and `PANTAU_NATS_PASSWORD`: the service's NATS user
+    /// (`deploy/nats/auth.conf`); `None`: anonymous.
+    pub nats_credentials: Option<NatsCredentials>,
     /// NATS servers holding each stream the service opens (`PANTAU_NATS_STREAM_REPLICAS`).
     pub stream_replicas: usize,
     /// Server URL; the service uses (and creates) `database` on it.
@@ -59,6 +67,7 @@ impl Config {
         }
         Ok(Self {
             nats_url: s.require("PANTAU_NATS_URL")?.to_owned(),
+            nats_credentials: pantau_platform::nats::Credentials::from_settings(s)?,
             stream_replicas: s.stream_replicas()?,
             database_url: s.require("PANTAU_DATABASE_URL")?.to_owned(),
             database: s.require("PANTAU_ATTENDANCE_DATABASE")?.to_owned(),
@@ -77,6 +86,7 @@ impl Config {
     pub fn in_process(nats_url: &str, database_url: &str) -> Self {
         Self {
             nats_url: nats_url.to_owned(),
+            nats_credentials: None,
             stream_replicas: 1,
             database_url: database_url.to_owned(),
             database: format!("attendance_{}", uuid::Uuid::new_v4().simple()),

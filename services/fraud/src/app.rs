@@ -39,9 +39,10 @@ const CATCH_UP: Duration = Duration::from_secs(300);
 
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let pool = pantau_platform::db::connect(&config.database_url, &config.database, 8).await?;
-    let client = pantau_platform::nats::connect(&config.nats_url)
-        .await
-        .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
+    let client =
+        pantau_platform::nats::connect_with(&config.nats_url, config.nats_credentials.as_ref())
+            .await
+            .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
     let store = EventStore::open_context_replicated(
         &client,
         "fraud",

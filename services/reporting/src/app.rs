@@ -56,9 +56,10 @@ async fn feed<P: pantau_projection::Projection>(
 
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let pool = pantau_platform::db::connect(&config.database_url, &config.database, 16).await?;
-    let client = pantau_platform::nats::connect(&config.nats_url)
-        .await
-        .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
+    let client =
+        pantau_platform::nats::connect_with(&config.nats_url, config.nats_credentials.as_ref())
+            .await
+            .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
     // Read only; opening them makes sure they exist when reporting starts first.
     let open = |context: &'static str| {
         EventStore::open_context_replicated(

@@ -44,9 +44,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     crate::readmodel::prepare(&pool)
         .await
         .context("failed to create the scoring schema")?;
-    let client = pantau_platform::nats::connect(&config.nats_url)
-        .await
-        .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
+    let client =
+        pantau_platform::nats::connect_with(&config.nats_url, config.nats_credentials.as_ref())
+            .await
+            .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
     let store = EventStore::open_context_replicated(
         &client,
         "scoring",
