@@ -61,8 +61,22 @@ pub async fn ensure_stream(
         name: spec.name.clone(),
         message: e.to_string(),
     };
-    js.create_or_update_stream(config)
-        .await
-        .map_err(|e| err(&e))?;
+    // A cluster that is still forming (servers starting, no meta leader yet)
+    // times out or refuses for a while: keep asking, as a service started
+    // beside its NATS servers (a pod, `make cluster`) must.
+    let deadline = std::time::Instant::now() + STARTUP_WAIT;
+    loop {
+        match js.create_or_update_stream(config.clone()).await {
+            Ok(_) => break,
+            Err(e) if std::time::Instant::now() < deadline => {
+                tracing::warn!(stream = %spec.name, error = %e, "JetStream not ready; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(err(&e)),
+        }
+    }
     js.get_stream(&spec.name).await.map_err(|e| err(&e))
 }
+
+/// How long [`ensure_stream`] waits for JetStream to accept the stream.
+const STARTUP_WAIT: Duration = Duration::from_secs(30);

@@ -23,8 +23,14 @@ pub async fn ensure_database(server_url: &str, name: &str) -> anyhow::Result<Str
             .execute(&mut conn)
             .await;
         if let Err(e) = created {
-            // A concurrent instance may have won the race.
-            if !e.to_string().contains("already exists") {
+            // A concurrent instance may have won the race: PostgreSQL says
+            // duplicate_database, or, when both got past the catalog check at
+            // once, a unique violation on pg_database's name index.
+            let code = e
+                .as_database_error()
+                .and_then(|d| d.code())
+                .map(|c| c.into_owned());
+            if !matches!(code.as_deref(), Some("42P04" | "23505")) {
                 return Err(e).with_context(|| format!("failed to create database {name}"));
             }
         }

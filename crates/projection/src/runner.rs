@@ -87,6 +87,12 @@ async fn prepare_schema<P: Projection>(
     schema: &str,
 ) -> Result<(), ProjectionError> {
     let mut tx = conn.begin().await?;
+    // Instances starting at once would race on `IF NOT EXISTS` (both pass
+    // the check, one fails on the catalog's unique index): one at a time.
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(lock_key(schema, "schema"))
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
     )))
