@@ -105,3 +105,29 @@ pub async fn file(
     .await??;
     Ok(filed.into_inner())
 }
+
+/// The month (YYYY-MM) of the holder of `token` at scoring, once scoring
+/// knows the worker.
+pub async fn own_month(
+    scoring: &ScoringServiceClient<Channel>,
+    token: &str,
+    month: &str,
+) -> anyhow::Result<sc::GetWorkerMonthResponse> {
+    let answer = eventually(
+        "scoring learns the worker",
+        || {
+            let mut client = scoring.clone();
+            let req = authed(
+                token,
+                sc::GetWorkerMonthRequest {
+                    worker_id: String::new(),
+                    month: month.into(),
+                },
+            );
+            async move { client.get_worker_month(req).await }
+        },
+        heard,
+    )
+    .await??;
+    Ok(answer.into_inner())
+}

@@ -339,23 +339,7 @@ impl Cluster {
 
     async fn own_month(&self, token: &str) -> anyhow::Result<sc::GetWorkerMonthResponse> {
         let month = today_in_makassar().format("%Y-%m").to_string();
-        let answer = eventually(
-            "scoring learns the worker",
-            || {
-                let mut client = self.scoring.clone();
-                let req = authed(
-                    token,
-                    sc::GetWorkerMonthRequest {
-                        worker_id: String::new(),
-                        month: month.clone(),
-                    },
-                );
-                async move { client.get_worker_month(req).await }
-            },
-            heard,
-        )
-        .await??;
-        Ok(answer.into_inner())
+        drains::own_month(&self.scoring, token, &month).await
     }
 }
 

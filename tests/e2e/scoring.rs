@@ -14,8 +14,7 @@ use pantau_proto::scoring::v1::{self as sc, scoring_service_client::ScoringServi
 use tonic::transport::Channel;
 
 use crate::common::{
-    PASSWORD, Registry, authed, away_from_midnight, eventually, heard, rid, today_in_makassar,
-    worker_request,
+    PASSWORD, Registry, authed, away_from_midnight, rid, today_in_makassar, worker_request,
 };
 use crate::drains::{DRAIN, POINTS_PER_METRE};
 
@@ -84,23 +83,7 @@ impl Cluster {
         token: &str,
         month: &str,
     ) -> anyhow::Result<sc::GetWorkerMonthResponse> {
-        let answer = eventually(
-            "scoring learns the worker",
-            || {
-                let mut client = self.scoring.clone();
-                let req = authed(
-                    token,
-                    sc::GetWorkerMonthRequest {
-                        worker_id: String::new(),
-                        month: month.into(),
-                    },
-                );
-                async move { client.get_worker_month(req).await }
-            },
-            heard,
-        )
-        .await??;
-        Ok(answer.into_inner())
+        crate::drains::own_month(&self.scoring, token, month).await
     }
 }
 

@@ -43,35 +43,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         pantau_platform::nats::connect_with(&config.nats_url, config.nats_credentials.as_ref())
             .await
             .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
-    let store = EventStore::open_context_replicated(
-        &client,
-        "fraud",
-        AppendMode::from_batching(config.batching),
-        config.stream_replicas,
-    )
-    .await?;
+    let open = |context: &'static str, mode| {
+        EventStore::open_context_replicated(&client, context, mode, config.stream_replicas)
+    };
+    let store = open("fraud", AppendMode::from_batching(config.batching)).await?;
     let streams = [
-        EventStore::open_context_replicated(
-            &client,
-            "identity",
-            AppendMode::Pipelined,
-            config.stream_replicas,
-        )
-        .await?,
-        EventStore::open_context_replicated(
-            &client,
-            "attendance",
-            AppendMode::Pipelined,
-            config.stream_replicas,
-        )
-        .await?,
-        EventStore::open_context_replicated(
-            &client,
-            "activity",
-            AppendMode::Pipelined,
-            config.stream_replicas,
-        )
-        .await?,
+        open("identity", AppendMode::Pipelined).await?,
+        open("attendance", AppendMode::Pipelined).await?,
+        open("activity", AppendMode::Pipelined).await?,
     ];
     let watch = Arc::new(RwLock::new(Watch::default()));
     let shutdown = Shutdown::new();

@@ -48,36 +48,15 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         pantau_platform::nats::connect_with(&config.nats_url, config.nats_credentials.as_ref())
             .await
             .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
-    let store = EventStore::open_context_replicated(
-        &client,
-        "scoring",
-        AppendMode::from_batching(config.batching),
-        config.stream_replicas,
-    )
-    .await?;
+    let open = |context: &'static str, mode| {
+        EventStore::open_context_replicated(&client, context, mode, config.stream_replicas)
+    };
+    let store = open("scoring", AppendMode::from_batching(config.batching)).await?;
     // Read only; opening them makes sure they exist when scoring starts first.
     let streams = Streams {
-        identity: EventStore::open_context_replicated(
-            &client,
-            "identity",
-            AppendMode::Pipelined,
-            config.stream_replicas,
-        )
-        .await?,
-        attendance: EventStore::open_context_replicated(
-            &client,
-            "attendance",
-            AppendMode::Pipelined,
-            config.stream_replicas,
-        )
-        .await?,
-        activity: EventStore::open_context_replicated(
-            &client,
-            "activity",
-            AppendMode::Pipelined,
-            config.stream_replicas,
-        )
-        .await?,
+        identity: open("identity", AppendMode::Pipelined).await?,
+        attendance: open("attendance", AppendMode::Pipelined).await?,
+        activity: open("activity", AppendMode::Pipelined).await?,
     };
     let directory = Arc::new(RwLock::new(Directory::default()));
     let shutdown = Shutdown::new();
