@@ -8,14 +8,22 @@
 //! twice, whatever crashes where.
 //!
 //! One instance applies a projection at a time (a PostgreSQL advisory lock
-//! elects it); others wait as hot standbys. A rebuild replays the stream from
+//! elects it); others wait as hot standbys. A projection whose events touch
+//! only their own aggregate's rows can instead be split into partitions that
+//! instances share out among themselves ([`partition`]), each with its own
+//! consumer and checkpoint. A rebuild replays the stream from
 //! sequence 1 into a fresh schema and swaps it in with one rename, so readers
 //! see the old model or the new one, never a half-built one.
 
+mod batch;
 mod metrics;
+pub mod partition;
+mod rebuild;
 mod runner;
 
-pub use runner::{ProjectionHandle, Runner, RunnerOptions, rebuild};
+pub use partition::partition_of;
+pub use rebuild::rebuild;
+pub use runner::{ProjectionHandle, Runner, RunnerOptions};
 
 use pantau_eventstore::RecordedEvent;
 use sqlx::PgConnection;
@@ -31,6 +39,10 @@ pub enum ProjectionError {
     Poison(String),
     #[error("event stream error: {0}")]
     Stream(String),
+    /// The projection cannot run as configured (e.g. partitioned
+    /// differently from its stored checkpoints).
+    #[error("projection misconfigured: {0}")]
+    Config(String),
 }
 
 /// A read model fed by events.
@@ -41,6 +53,12 @@ pub trait Projection: Send + Sync + 'static {
     fn subjects(&self) -> Vec<String>;
     /// Idempotent DDL for its tables, run with `search_path` on its schema.
     fn ddl(&self) -> &'static str;
+    /// Whether each event changes only rows of its own aggregate (its
+    /// subject) and reads no other aggregate's, so partitions of the
+    /// aggregates can be applied side by side ([`RunnerOptions::partitions`]).
+    fn partitionable(&self) -> bool {
+        false
+    }
     /// Applies one event inside the batch transaction (search_path is set).
     fn apply(
         &self,

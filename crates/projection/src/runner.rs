@@ -1,16 +1,29 @@
-//! Running a projection: the live runner and rebuilds.
+//! Running a projection live: which instance applies what, and how far the
+//! read model has got.
+//!
+//! Every instance runs a coordinator. Unpartitioned, it tries for the
+//! leader lock and, holding it, applies everything; without it, it follows
+//! the leader's checkpoint. Partitioned (see [`crate::partition`]), it owns
+//! its fair share of the partitions, applying each in its own task, and
+//! follows the others'.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{self, AckPolicy, DeliverPolicy, pull};
 use futures::{FutureExt, StreamExt};
 use pantau_eventstore::EventStore;
+use pantau_platform::shutdown::Shutdown;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
-use tracing::{Instrument, error, info, warn};
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
 
+use crate::batch::{Target, apply_batch, prepare_schema};
 use crate::metrics::ProjectionMetrics;
+use crate::partition::{self, Slot};
 use crate::{Projection, ProjectionError};
 
 #[derive(Debug, Clone)]
@@ -21,6 +34,10 @@ pub struct RunnerOptions {
     /// Test hook: commit the next batch but never ack it (a crash between
     /// commit and ack), to prove redelivery does not double count.
     pub skip_next_ack: bool,
+    /// Partitions the aggregates are split into, each applied by one
+    /// instance at a time (1: the whole projection on one instance). Only
+    /// for projections that are [`Projection::partitionable`].
+    pub partitions: u32,
 }
 
 impl Default for RunnerOptions {
@@ -29,25 +46,36 @@ impl Default for RunnerOptions {
             batch_size: 500,
             ack_wait: Duration::from_secs(30),
             skip_next_ack: false,
+            partitions: 1,
         }
     }
 }
 
-/// How often a standby tries to become the leader.
-const STANDBY_LOCK_RETRY: Duration = Duration::from_secs(2);
-/// How often a standby reads the leader's checkpoint.
-const STANDBY_POLL: Duration = Duration::from_millis(25);
+/// How often an instance reconsiders its share of the work (takes a free
+/// partition, or the lead, or lets go of one beyond its share).
+const REBALANCE: Duration = Duration::from_secs(1);
+/// How often an instance reads the checkpoints of work it does not own.
+const FOLLOW_POLL: Duration = Duration::from_millis(25);
 
 /// Live view of a running projection.
 #[derive(Clone)]
 pub struct ProjectionHandle {
     checkpoint: watch::Receiver<u64>,
+    owned: watch::Receiver<Vec<u32>>,
     store: EventStore,
 }
 
 impl ProjectionHandle {
+    /// The stream sequence up to which the read model is complete (the
+    /// smallest partition checkpoint, when partitioned).
     pub fn checkpoint(&self) -> u64 {
         *self.checkpoint.borrow()
+    }
+
+    /// The partitions this instance applies now (`[0]` when it leads an
+    /// unpartitioned projection; empty when it only follows).
+    pub fn owned_partitions(&self) -> Vec<u32> {
+        self.owned.borrow().clone()
     }
 
     /// Last stream sequence minus checkpoint.
@@ -76,290 +104,63 @@ pub struct Runner<P: Projection> {
     options: RunnerOptions,
 }
 
-fn lock_key(name: &str, purpose: &str) -> i64 {
-    pantau_platform::db::advisory_key(&[name, purpose])
+/// What an instance's coordinator and its partition tasks share.
+struct Shared<P: Projection> {
+    projection: Arc<P>,
+    pool: PgPool,
+    store: EventStore,
+    options: RunnerOptions,
+    count: u32,
+    /// Each partition's checkpoint as last seen (applied here, or read).
+    progress: Mutex<Vec<u64>>,
+    checkpoint: watch::Sender<u64>,
+    owned: watch::Sender<Vec<u32>>,
+    metrics: ProjectionMetrics,
+    skip_ack: AtomicBool,
 }
 
-/// Creates the schema, its tables, and the checkpoint row.
-async fn prepare_schema<P: Projection>(
-    conn: &mut PgConnection,
-    projection: &P,
-    schema: &str,
-) -> Result<(), ProjectionError> {
-    let mut tx = conn.begin().await?;
-    // Instances starting at once would race on `IF NOT EXISTS` (both pass
-    // the check, one fails on the catalog's unique index): one at a time.
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(lock_key(schema, "schema"))
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
-    )))
-    .execute(&mut *tx)
-    .await?;
-    set_search_path(&mut tx, schema).await?;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "CREATE TABLE IF NOT EXISTS checkpoint (id INT PRIMARY KEY CHECK (id = 1), last_sequence BIGINT NOT NULL, updated_at TIMESTAMPTZ NOT NULL DEFAULT now());
-         INSERT INTO checkpoint (id, last_sequence) VALUES (1, 0) ON CONFLICT DO NOTHING;
-         CREATE TABLE IF NOT EXISTS dead_letters (sequence BIGINT PRIMARY KEY, subject TEXT NOT NULL, event_type TEXT NOT NULL, reason TEXT NOT NULL, recorded_at TIMESTAMPTZ NOT NULL DEFAULT now());
-         {}",
-        projection.ddl()
-    )))
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
+/// A partition (or the lead) this instance applies.
+struct Owned {
+    stop: Shutdown,
+    task: JoinHandle<Result<(), ProjectionError>>,
 }
 
-async fn set_search_path(conn: &mut PgConnection, schema: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SET LOCAL search_path TO \"{schema}\", public"
-    )))
-    .execute(conn)
-    .await
-    .map(|_| ())
+/// What an instance applies, and what it is handing over.
+#[derive(Default)]
+struct Work {
+    owned: BTreeMap<u32, Owned>,
+    /// Told to stop; still finishing a batch.
+    releasing: BTreeMap<u32, Owned>,
 }
 
-async fn read_checkpoint(pool: &PgPool, schema: &str) -> Result<u64, ProjectionError> {
-    let seq: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT last_sequence FROM \"{schema}\".checkpoint WHERE id = 1"
-    )))
-    .fetch_one(pool)
-    .await?;
-    Ok(seq as u64)
-}
-
-/// A transaction holding the projection's batch lock: live batches and a
-/// rebuild's swap never interleave.
-async fn begin_locked(
-    pool: &PgPool,
-    name: &str,
-) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, ProjectionError> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(lock_key(name, "batch"))
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
-}
-
-/// What one batch did.
-#[derive(Debug, Clone, Copy, Default)]
-struct Batch {
-    /// The new checkpoint.
-    last: u64,
-    /// Events applied (not skipped as already counted, not dead-lettered).
-    applied: u64,
-    dead_letters: u64,
-}
-
-/// Applies a batch in one transaction.
-///
-/// Events are applied without savepoints (each one would cost two more
-/// round trips per event); only when an event turns out to be poison is
-/// the transaction abandoned and the batch redone with a savepoint around
-/// every event, so the poison one is dead-lettered alone.
-async fn apply_batch<P: Projection>(
-    pool: &PgPool,
-    projection: &P,
-    store: &EventStore,
-    schema: &str,
-    messages: &[async_nats::jetstream::Message],
-) -> Result<Batch, ProjectionError> {
-    match apply_batch_fast(pool, projection, store, schema, messages).await {
-        Err(ProjectionError::Poison(_)) => {
-            apply_batch_carefully(pool, projection, store, schema, messages).await
-        }
-        other => other,
-    }
-}
-
-/// The whole batch through [`Projection::apply_all`]; `Poison` when any
-/// event cannot be decoded or applied (the caller then goes event by event).
-async fn apply_batch_fast<P: Projection>(
-    pool: &PgPool,
-    projection: &P,
-    store: &EventStore,
-    schema: &str,
-    messages: &[async_nats::jetstream::Message],
-) -> Result<Batch, ProjectionError> {
-    let mut tx = begin_locked(pool, projection.name()).await?;
-    set_search_path(&mut tx, schema).await?;
-    let checkpoint: i64 =
-        sqlx::query_scalar("SELECT last_sequence FROM checkpoint WHERE id = 1 FOR UPDATE")
-            .fetch_one(&mut *tx)
-            .await?;
-    let mut last = checkpoint as u64;
-    let mut events = Vec::with_capacity(messages.len());
-    for msg in messages {
-        let info = msg
-            .info()
-            .map_err(|e| ProjectionError::Stream(e.to_string()))?;
-        let seq = info.stream_sequence;
-        if seq <= last {
-            continue; // redelivered or replayed: already counted
-        }
-        let headers = msg.headers.clone().unwrap_or_default();
-        let event = store
-            .decode(
-                msg.subject.as_str(),
-                seq,
-                info.published,
-                &headers,
-                msg.payload.clone(),
-            )
-            .map_err(|e| ProjectionError::Poison(e.to_string()))?;
-        events.push(event);
-        last = seq;
-    }
-    if events.is_empty() {
-        return Ok(Batch {
-            last,
-            ..Batch::default()
-        });
-    }
-    projection
-        .apply_all(&mut tx, &events)
-        .instrument(batch_span(projection.name(), &events))
-        .await?;
-    sqlx::query("UPDATE checkpoint SET last_sequence = $1, updated_at = now() WHERE id = 1")
-        .bind(last as i64)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(Batch {
-        last,
-        applied: events.len() as u64,
-        dead_letters: 0,
-    })
-}
-
-/// The span of applying a batch: a child of the first event's trace (the
-/// call that caused it) and linked to the others', so a trace shows where
-/// its event was projected even when a projection applies many at once.
-fn batch_span(
-    projection: &'static str,
-    events: &[pantau_eventstore::RecordedEvent],
-) -> tracing::Span {
-    let first = events.first().map_or(0, |e| e.sequence);
-    let last = events.last().map_or(0, |e| e.sequence);
-    let span = tracing::info_span!(
-        "project_batch",
-        otel.kind = "consumer",
-        projection,
-        events = events.len(),
-        first_seq = first,
-        last_seq = last,
-    );
-    if span.is_disabled() {
-        return span;
-    }
-    let context = |parent: &str| {
-        let mut carrier = async_nats::HeaderMap::new();
-        carrier.insert("traceparent", parent);
-        pantau_platform::telemetry::extract_nats(&carrier)
-    };
-    let mut parents = events.iter().filter_map(|e| e.traceparent.as_deref());
-    if let Some(first) = parents.next() {
-        pantau_platform::telemetry::set_parent(&span, context(first));
-    }
-    // A bounded number of links: a rebuild's batches hold hundreds.
-    for other in parents.take(MAX_LINKS) {
-        pantau_platform::telemetry::add_link(&span, &context(other));
-    }
-    span
-}
-
-/// Links a batch span carries to the traces of its other events.
-const MAX_LINKS: usize = 32;
-
-/// Event by event, each inside a savepoint, so a poison event is
-/// dead-lettered alone and the rest of the batch still counts.
-async fn apply_batch_carefully<P: Projection>(
-    pool: &PgPool,
-    projection: &P,
-    store: &EventStore,
-    schema: &str,
-    messages: &[async_nats::jetstream::Message],
-) -> Result<Batch, ProjectionError> {
-    let mut tx = begin_locked(pool, projection.name()).await?;
-    set_search_path(&mut tx, schema).await?;
-    let checkpoint: i64 =
-        sqlx::query_scalar("SELECT last_sequence FROM checkpoint WHERE id = 1 FOR UPDATE")
-            .fetch_one(&mut *tx)
-            .await?;
-    let mut last = checkpoint as u64;
-    let mut batch = Batch::default();
-    for msg in messages {
-        let info = msg
-            .info()
-            .map_err(|e| ProjectionError::Stream(e.to_string()))?;
-        let seq = info.stream_sequence;
-        if seq <= last {
-            continue; // redelivered or replayed: already counted
-        }
-        let headers = msg.headers.clone().unwrap_or_default();
-        let decoded = store.decode(
-            msg.subject.as_str(),
-            seq,
-            info.published,
-            &headers,
-            msg.payload.clone(),
-        );
-        let outcome = match decoded {
-            Ok(event) => {
-                sqlx::query("SAVEPOINT ev").execute(&mut *tx).await?;
-                // Each event's application continues the trace of the call
-                // that caused it.
-                let span = tracing::info_span!("project", projection = projection.name(), seq);
-                pantau_platform::telemetry::set_parent(
-                    &span,
-                    pantau_platform::telemetry::extract_nats(&headers),
-                );
-                match projection.apply(&mut tx, &event).instrument(span).await {
-                    Ok(()) => {
-                        sqlx::query("RELEASE SAVEPOINT ev")
-                            .execute(&mut *tx)
-                            .await?;
-                        Ok(())
+impl Work {
+    /// Removes the partitions whose task has ended, logging a failure.
+    fn ended(&mut self) -> Vec<u32> {
+        let mut ended = Vec::new();
+        for map in [&mut self.owned, &mut self.releasing] {
+            let done: Vec<u32> = map
+                .iter()
+                .filter(|(_, o)| o.task.is_finished())
+                .map(|(p, _)| *p)
+                .collect();
+            for index in done {
+                if let Some(o) = map.remove(&index) {
+                    // Finished: the result is ready without waiting.
+                    match o.task.now_or_never() {
+                        Some(Ok(Err(e))) => {
+                            error!(partition = index, error = %e, "projection partition failed");
+                        }
+                        Some(Err(e)) => {
+                            error!(partition = index, error = %e, "projection partition panicked");
+                        }
+                        _ => {}
                     }
-                    Err(ProjectionError::Poison(reason)) => {
-                        sqlx::query("ROLLBACK TO SAVEPOINT ev")
-                            .execute(&mut *tx)
-                            .await?;
-                        Err((event.event_type, reason))
-                    }
-                    Err(e) => return Err(e),
+                    ended.push(index);
                 }
             }
-            Err(e) => Err((String::new(), e.to_string())),
-        };
-        if outcome.is_ok() {
-            batch.applied += 1;
         }
-        if let Err((event_type, reason)) = outcome {
-            batch.dead_letters += 1;
-            warn!(projection = projection.name(), seq, %reason, "event dead-lettered");
-            sqlx::query(
-                "INSERT INTO dead_letters (sequence, subject, event_type, reason) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            )
-            .bind(seq as i64)
-            .bind(msg.subject.as_str())
-            .bind(event_type)
-            .bind(reason)
-            .execute(&mut *tx)
-            .await?;
-        }
-        last = seq;
+        ended
     }
-    sqlx::query("UPDATE checkpoint SET last_sequence = $1, updated_at = now() WHERE id = 1")
-        .bind(last as i64)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    batch.last = last;
-    Ok(batch)
 }
 
 impl<P: Projection> Runner<P> {
@@ -372,28 +173,48 @@ impl<P: Projection> Runner<P> {
         }
     }
 
-    /// Prepares the schema and starts applying in the background.
-    pub async fn spawn(
-        self,
-        shutdown: pantau_platform::shutdown::Shutdown,
-    ) -> Result<ProjectionHandle, ProjectionError> {
+    /// Prepares the schema (and its partitioning) and starts applying in
+    /// the background.
+    pub async fn spawn(self, shutdown: Shutdown) -> Result<ProjectionHandle, ProjectionError> {
         let name = self.projection.name();
+        let count = self.options.partitions.max(1);
+        if count > 1 && !self.projection.partitionable() {
+            return Err(ProjectionError::Config(format!(
+                "{name} reads across aggregates and cannot be applied in partitions"
+            )));
+        }
         let mut conn = self.pool.acquire().await?;
         prepare_schema(&mut conn, self.projection.as_ref(), name).await?;
+        partition::prepare(&mut conn, name, count).await?;
         drop(conn);
-        let start = read_checkpoint(&self.pool, name).await?;
-        let (tx, rx) = watch::channel(start);
+        let progress = partition::progress(&self.pool, name, count).await?;
+        let low = progress.iter().copied().min().unwrap_or(0);
+        let (tx, rx) = watch::channel(low);
         let metrics = ProjectionMetrics::new(name);
         let lag_hook = metrics.lag_hook(self.store.clone(), self.projection.subjects(), rx.clone());
+        let (owned, owned_rx) = watch::channel(Vec::new());
         let handle = ProjectionHandle {
             checkpoint: rx,
+            owned: owned_rx,
             store: self.store.clone(),
         };
+        let shared = Arc::new(Shared {
+            projection: self.projection,
+            pool: self.pool,
+            store: self.store,
+            skip_ack: AtomicBool::new(self.options.skip_next_ack),
+            options: self.options,
+            count,
+            progress: Mutex::new(progress),
+            checkpoint: tx,
+            owned,
+            metrics,
+        });
         tokio::spawn(async move {
             // Lag is reported while the projection runs.
             let _lag_hook = lag_hook;
             loop {
-                match self.run(&tx, &shutdown, &metrics).await {
+                match shared.coordinate(&shutdown).await {
                     Ok(()) => return,
                     Err(e) => {
                         error!(projection = name, error = %e, "projection failed, restarting");
@@ -407,52 +228,147 @@ impl<P: Projection> Runner<P> {
         });
         Ok(handle)
     }
+}
 
-    async fn run(
-        &self,
-        checkpoint: &watch::Sender<u64>,
-        shutdown: &pantau_platform::shutdown::Shutdown,
-        metrics: &ProjectionMetrics,
-    ) -> Result<(), ProjectionError> {
-        let name = self.projection.name();
-        // Leader election: one instance applies; the lock dies with the session.
-        let mut leader = self.pool.acquire().await?.detach();
-        let mut next_try = tokio::time::Instant::now();
-        loop {
-            if tokio::time::Instant::now() >= next_try {
-                let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-                    .bind(lock_key(name, "leader"))
-                    .fetch_one(&mut leader)
-                    .await?;
-                if got {
-                    break;
-                }
-                next_try = tokio::time::Instant::now() + STANDBY_LOCK_RETRY;
+impl<P: Projection> Shared<P> {
+    fn name(&self) -> &'static str {
+        self.projection.name()
+    }
+
+    /// Records partition `index` at `last` and publishes the low-water mark.
+    fn record(&self, index: usize, last: u64) {
+        let low = {
+            let mut progress = self.progress.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(p) = progress.get_mut(index) {
+                *p = (*p).max(last);
             }
-            // A standby follows the leader's checkpoint, so a read on this
-            // replica that waits for its own write (read your writes) ends
-            // as soon as the leader has applied it.
-            let applied = read_checkpoint(&self.pool, name).await?;
-            checkpoint.send_if_modified(|c| {
-                let newer = applied > *c;
-                if newer {
-                    *c = applied;
+            progress.iter().copied().min().unwrap_or(0)
+        };
+        self.checkpoint.send_if_modified(|c| {
+            let newer = low > *c;
+            if newer {
+                *c = low;
+            }
+            newer
+        });
+    }
+
+    /// Joins the instances running this projection and, until shutdown,
+    /// applies this instance's share and follows the rest. Whatever it
+    /// owned is let go when it returns.
+    async fn coordinate(self: &Arc<Self>, shutdown: &Shutdown) -> Result<(), ProjectionError> {
+        // One session holds the member lock and every partition lock this
+        // instance takes: if the instance dies, they all go with it.
+        let mut member = self.pool.acquire().await?.detach();
+        sqlx::query("SELECT pg_advisory_lock_shared($1)")
+            .bind(partition::members_key(self.name()))
+            .execute(&mut member)
+            .await?;
+        let mut work = Work::default();
+        let result = self.share_work(&mut member, &mut work, shutdown).await;
+        for o in work.owned.values().chain(work.releasing.values()) {
+            o.stop.trigger();
+        }
+        for (_, o) in work.owned.into_iter().chain(work.releasing) {
+            let _ = o.task.await;
+        }
+        self.owned.send_replace(Vec::new());
+        // Closing the session lets go of every lock.
+        let _ = member.close().await;
+        result
+    }
+
+    async fn share_work(
+        self: &Arc<Self>,
+        member: &mut PgConnection,
+        work: &mut Work,
+        shutdown: &Shutdown,
+    ) -> Result<(), ProjectionError> {
+        let name = self.name();
+        let me: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut *member)
+            .await?;
+        let mut next_rebalance = tokio::time::Instant::now();
+        loop {
+            // A partition is unlocked once its task has ended (failed, or
+            // handed over after its last batch): then, and not before, it
+            // may be taken again, here or elsewhere.
+            for index in work.ended() {
+                sqlx::query("SELECT pg_advisory_unlock($1)")
+                    .bind(Slot::for_partition(index, self.count).owner_key(name))
+                    .execute(&mut *member)
+                    .await?;
+            }
+            if tokio::time::Instant::now() >= next_rebalance {
+                let members = partition::Members::read(member, name, self.count).await?;
+                let share = members.share(me, self.count);
+                while work.owned.len() > share {
+                    if let Some((index, o)) = work.owned.pop_last() {
+                        info!(
+                            projection = name,
+                            partition = index,
+                            "handing a partition over"
+                        );
+                        o.stop.trigger();
+                        work.releasing.insert(index, o);
+                    }
                 }
-                newer
+                for index in 0..self.count {
+                    if work.owned.len() >= share {
+                        break;
+                    }
+                    if work.owned.contains_key(&index) || work.releasing.contains_key(&index) {
+                        continue;
+                    }
+                    let slot = Slot::for_partition(index, self.count);
+                    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                        .bind(slot.owner_key(name))
+                        .fetch_one(&mut *member)
+                        .await?;
+                    if got {
+                        let stop = Shutdown::new();
+                        let (this, task_stop) = (self.clone(), stop.clone());
+                        let task =
+                            tokio::spawn(async move { this.apply(slot, index, &task_stop).await });
+                        work.owned.insert(index, Owned { stop, task });
+                    }
+                }
+                next_rebalance = tokio::time::Instant::now() + REBALANCE;
+            }
+            self.owned.send_if_modified(|o| {
+                let now: Vec<u32> = work.owned.keys().copied().collect();
+                let changed = *o != now;
+                *o = now;
+                changed
             });
+            if work.owned.len() < self.count as usize {
+                // Follow what others apply, so a read on this instance that
+                // waits for its own write ends as soon as it is applied.
+                let progress = partition::progress(&self.pool, name, self.count).await?;
+                for (index, last) in progress.into_iter().enumerate() {
+                    self.record(index, last);
+                }
+            }
             tokio::select! {
-                () = tokio::time::sleep(STANDBY_POLL) => {}
+                () = tokio::time::sleep(FOLLOW_POLL) => {}
                 () = shutdown.wait() => return Ok(()),
             }
         }
-        let start = read_checkpoint(&self.pool, name).await?;
-        checkpoint.send_replace(start);
+    }
+
+    /// Applies `slot` (partition `index`) until `stop`.
+    async fn apply(&self, slot: Slot, index: u32, stop: &Shutdown) -> Result<(), ProjectionError> {
+        let name = self.name();
+        let start = slot.read(&self.pool, name).await?;
+        self.record(index as usize, start);
         info!(
             projection = name,
-            start, "projection leader, applying from checkpoint"
+            partition = index,
+            partitions = self.count,
+            start,
+            "applying from checkpoint"
         );
-        let consumer = self.consumer(start).await?;
-        let mut skip_ack = self.options.skip_next_ack;
+        let consumer = self.consumer(slot, start).await?;
         let mut stream = consumer
             .stream()
             .max_messages_per_batch(self.options.batch_size)
@@ -466,7 +382,7 @@ impl<P: Projection> Runner<P> {
             // low latency when idle, big transactions under load.
             let first = tokio::select! {
                 m = stream.next() => m,
-                () = shutdown.wait() => return Ok(()),
+                () = stop.wait() => return Ok(()),
             };
             let first = first
                 .ok_or_else(|| ProjectionError::Stream("consumer stream ended".into()))?
@@ -478,19 +394,18 @@ impl<P: Projection> Runner<P> {
                     _ => break,
                 }
             }
-            let batch = apply_batch(
-                &self.pool,
-                self.projection.as_ref(),
-                &self.store,
-                name,
-                &messages,
-            )
-            .await?;
-            metrics.applied.inc_by(batch.applied);
-            metrics.dead_letters.inc_by(batch.dead_letters);
-            checkpoint.send_replace(batch.last);
-            if skip_ack {
-                skip_ack = false;
+            let target = Target {
+                pool: &self.pool,
+                projection: self.projection.as_ref(),
+                store: &self.store,
+                schema: name,
+                slot,
+            };
+            let batch = apply_batch(target, &messages).await?;
+            self.metrics.applied.inc_by(batch.applied);
+            self.metrics.dead_letters.inc_by(batch.dead_letters);
+            self.record(index as usize, batch.last);
+            if self.skip_ack.swap(false, Ordering::Relaxed) {
                 continue;
             }
             // AckPolicy::All: acking the last acknowledges the batch.
@@ -502,9 +417,10 @@ impl<P: Projection> Runner<P> {
         }
     }
 
-    /// The durable consumer, (re)positioned just after the checkpoint.
+    /// `slot`'s durable consumer, (re)positioned just after its checkpoint.
     async fn consumer(
         &self,
+        slot: Slot,
         checkpoint: u64,
     ) -> Result<consumer::Consumer<pull::Config>, ProjectionError> {
         let js = self.store.jetstream();
@@ -528,9 +444,9 @@ impl<P: Projection> Runner<P> {
                 }
             })
             .collect();
-        let durable = format!("proj_{}_{database}", self.projection.name());
+        let durable = slot.consumer_name(self.name(), &database);
         // The checkpoint in PostgreSQL is the truth; the consumer only
-        // delivers. Recreate it there (we hold the leader lock).
+        // delivers. Recreate it there (we hold the slot's lock).
         let _ = stream.delete_consumer(&durable).await;
         stream
             .create_consumer(pull::Config {
@@ -548,196 +464,5 @@ impl<P: Projection> Runner<P> {
             })
             .await
             .map_err(|e| ProjectionError::Stream(e.to_string()))
-    }
-}
-
-/// Replays the whole stream into a fresh schema and swaps it in atomically.
-/// `progress` is told (applied, target) as the replay goes.
-pub async fn rebuild<P: Projection>(
-    projection: &P,
-    pool: &PgPool,
-    store: &EventStore,
-    mut progress: impl FnMut(u64, u64),
-) -> Result<u64, ProjectionError> {
-    let live = projection.name();
-    let next = format!("{live}_rebuild");
-    let mut conn = pool.acquire().await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP SCHEMA IF EXISTS \"{next}\" CASCADE"
-    )))
-    .execute(&mut *conn)
-    .await?;
-    prepare_schema(&mut conn, projection, &next).await?;
-    drop(conn);
-    let target = store
-        .last_sequence()
-        .await
-        .map_err(|e| ProjectionError::Stream(e.to_string()))?;
-    let js = store.jetstream();
-    let stream = js
-        .get_stream(store.stream_name())
-        .await
-        .map_err(|e| ProjectionError::Stream(e.to_string()))?;
-    let consumer = stream
-        .create_consumer(pull::Config {
-            deliver_policy: DeliverPolicy::All,
-            ack_policy: AckPolicy::None,
-            filter_subjects: projection.subjects(),
-            inactive_threshold: Duration::from_secs(60),
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| ProjectionError::Stream(e.to_string()))?;
-    let mut applied = 0u64;
-    progress(0, target);
-    // Replay up to the target; anything newer is applied under the swap lock.
-    let mut messages = consumer
-        .messages()
-        .await
-        .map_err(|e| ProjectionError::Stream(e.to_string()))?;
-    let mut buf = Vec::new();
-    while applied < target {
-        let next_msg = tokio::time::timeout(Duration::from_millis(300), messages.next()).await;
-        match next_msg {
-            Ok(Some(Ok(m))) => {
-                let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
-                buf.push(m);
-                if buf.len() >= 500 || seq >= target {
-                    applied = apply_batch(pool, projection, store, &next, &buf)
-                        .await?
-                        .last;
-                    buf.clear();
-                    progress(applied.min(target), target);
-                }
-            }
-            Ok(Some(Err(e))) => return Err(ProjectionError::Stream(e.to_string())),
-            Ok(None) => break,
-            Err(_) => {
-                // No more matching events below the target.
-                if !buf.is_empty() {
-                    apply_batch(pool, projection, store, &next, &buf).await?;
-                    buf.clear();
-                }
-                break;
-            }
-        }
-    }
-    if !buf.is_empty() {
-        apply_batch(pool, projection, store, &next, &buf).await?;
-    }
-    progress(target, target);
-    drop(messages);
-    swap(pool, projection, store, live, &next).await
-}
-
-async fn swap<P: Projection>(
-    pool: &PgPool,
-    projection: &P,
-    store: &EventStore,
-    live: &str,
-    next: &str,
-) -> Result<u64, ProjectionError> {
-    let mut tx = begin_locked(pool, projection.name()).await?;
-    let live_cp: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT last_sequence FROM \"{live}\".checkpoint WHERE id = 1"
-    )))
-    .fetch_optional(&mut *tx)
-    .await?
-    .unwrap_or(0);
-    let next_cp: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT last_sequence FROM \"{next}\".checkpoint WHERE id = 1"
-    )))
-    .fetch_one(&mut *tx)
-    .await?;
-    if next_cp < live_cp {
-        // The live model moved on during the replay: the live runner is
-        // blocked by our lock, so the gap is closed by setting the rebuilt
-        // checkpoint only after applying those events here.
-        let gap = (next_cp as u64 + 1)..=(live_cp as u64);
-        set_search_path(&mut tx, next).await?;
-        let stream = store
-            .jetstream()
-            .get_stream(store.stream_name())
-            .await
-            .map_err(|e| ProjectionError::Stream(e.to_string()))?;
-        for seq in gap {
-            // A deleted sequence (or another subject's) is simply skipped.
-            let Ok(msg) = stream.get_raw_message(seq).await else {
-                continue;
-            };
-            if !projection
-                .subjects()
-                .iter()
-                .any(|f| subject_matches(f, msg.subject.as_str()))
-            {
-                continue;
-            }
-            let event = store
-                .decode(
-                    msg.subject.as_str(),
-                    seq,
-                    msg.time,
-                    &msg.headers,
-                    msg.payload,
-                )
-                .map_err(|e| ProjectionError::Poison(e.to_string()))?;
-            projection.apply(&mut tx, &event).await?;
-        }
-        sqlx::query("UPDATE checkpoint SET last_sequence = $1 WHERE id = 1")
-            .bind(live_cp)
-            .execute(&mut *tx)
-            .await?;
-    }
-    let old = format!("{live}_old");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP SCHEMA IF EXISTS \"{old}\" CASCADE;
-         ALTER SCHEMA \"{live}\" RENAME TO \"{old}\";
-         ALTER SCHEMA \"{next}\" RENAME TO \"{live}\";
-         DROP SCHEMA \"{old}\" CASCADE;"
-    )))
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(next_cp.max(live_cp) as u64)
-}
-
-/// NATS subject matching with `*` and `>` wildcards.
-pub(crate) fn subject_matches(filter: &str, subject: &str) -> bool {
-    let mut f = filter.split('.');
-    let mut s = subject.split('.');
-    loop {
-        match (f.next(), s.next()) {
-            (Some(">"), Some(_)) => return true,
-            (Some("*"), Some(_)) => {}
-            (Some(a), Some(b)) if a == b => {}
-            (None, None) => return true,
-            _ => return false,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::subject_matches;
-
-    #[test]
-    fn wildcards_match_like_nats() {
-        assert!(subject_matches(
-            "pantau.identity.worker.*",
-            "pantau.identity.worker.1"
-        ));
-        assert!(!subject_matches(
-            "pantau.identity.worker.*",
-            "pantau.identity.worker.1.x"
-        ));
-        assert!(subject_matches(
-            "pantau.identity.>",
-            "pantau.identity.worker.1"
-        ));
-        assert!(!subject_matches("pantau.identity.>", "pantau.identity"));
-        assert!(!subject_matches(
-            "pantau.identity.agency.*",
-            "pantau.identity.worker.1"
-        ));
     }
 }

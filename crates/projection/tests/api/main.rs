@@ -1,5 +1,7 @@
 //! Projections against real NATS and PostgreSQL: exactly once, restarts,
-//! crash between commit and ack, rebuild and swap, dead letters.
+//! crash between commit and ack, rebuild and swap, dead letters, partitions.
+
+mod partitions;
 
 use std::time::Duration;
 
@@ -24,6 +26,10 @@ impl Projection for Tally {
     }
     fn ddl(&self) -> &'static str {
         "CREATE TABLE IF NOT EXISTS totals (subject TEXT PRIMARY KEY, events BIGINT NOT NULL, total BIGINT NOT NULL)"
+    }
+    /// Each event changes its own subject's row only.
+    fn partitionable(&self) -> bool {
+        true
     }
     async fn apply(
         &self,
