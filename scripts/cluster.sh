@@ -92,6 +92,8 @@ scripts/pg.sh start "$data/pg" "$pg_port"
 
 export PANTAU_NATS_URL=$urls
 export PANTAU_NATS_STREAM_REPLICAS=3
+# The attendance read model in four partitions, two per instance (one's, if the other stops).
+export PANTAU_ATTENDANCE_PARTITIONS=4
 export PANTAU_DATABASE_URL=postgres://pantau@127.0.0.1:$pg_port/postgres
 export PANTAU_ADMIN_ID=${PANTAU_ADMIN_ID:-admin}
 export PANTAU_ADMIN_PASSWORD=${PANTAU_ADMIN_PASSWORD:-pantau-dev-admin}

@@ -2,8 +2,9 @@
 //! one database on a three-server NATS cluster (streams replicated three
 //! times). Workers check in while the server leading the attendance stream
 //! is killed and one attendance instance is stopped; every check-in a phone
-//! saw accepted is stored exactly once, the surviving instance's read model
-//! shows it, and the killed server catches up when it comes back.
+//! saw accepted is stored exactly once, the surviving instance takes over the
+//! stopped one's partitions of the read model, which shows it, and the killed
+//! server catches up when it comes back.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -166,6 +167,8 @@ async fn accepted_check_ins_survive_a_killed_stream_leader_and_a_stopped_instanc
         .context("failed to start identity")?;
     let mut config_a = pantau_attendance::config::Config::in_process(&urls, &pg.url);
     config_a.stream_replicas = 3;
+    // The read model in four partitions, shared out between the two.
+    config_a.partitions = 4;
     // Same database, its own port: a second replica.
     let config_b = config_a.clone();
     let a = pantau_attendance::app::start(config_a)
@@ -174,6 +177,18 @@ async fn accepted_check_ins_survive_a_killed_stream_leader_and_a_stopped_instanc
     let b = pantau_attendance::app::start(config_b)
         .await
         .context("failed to start attendance B")?;
+    eventually(
+        "A and B apply two partitions each",
+        || {
+            let owned = [
+                a.attendance.read.owned_partitions(),
+                b.attendance.read.owned_partitions(),
+            ];
+            async move { owned }
+        },
+        |o| o.iter().all(|p| p.len() == 2),
+    )
+    .await?;
     let instances = [
         AttendanceServiceClient::connect(format!("http://{}", a.addr)).await?,
         AttendanceServiceClient::connect(format!("http://{}", b.addr)).await?,
@@ -336,8 +351,17 @@ async fn accepted_check_ins_survive_a_killed_stream_leader_and_a_stopped_instanc
         wrong.len()
     );
 
-    // B's read model (B applies the projection once A is gone) shows each
-    // accepted worker checked in once.
+    // B took A's partitions over, and its read model shows each accepted
+    // worker checked in once.
+    eventually(
+        "B applies every partition",
+        || {
+            let owned = b.attendance.read.owned_partitions();
+            async move { owned }
+        },
+        |o| o.len() == 4,
+    )
+    .await?;
     let positions = eventually(
         "B's read model shows every accepted check-in",
         || {

@@ -17,3 +17,4 @@ mod nats_permissions;
 mod python_consumer;
 mod python_fraud;
 mod scoring;
+mod tls;

@@ -1,6 +1,6 @@
 //! NATS users and their permissions (`deploy/nats/auth.conf`): a server
 //! running that file's users, each service signed in as its own. A service
-//! appends to its own stream only, cannot purge another's, still reads the
+//! appends to its own stream only, cannot purge or reconfigure another's, still reads the
 //! others' streams, and a wrong password is refused at connect.
 
 use std::process::{Child, Command, Stdio};
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use async_nats::jetstream;
 use pantau_eventstore::{AppendMode, EventStore, Expected, Metadata, NewEvent};
-use pantau_platform::nats::{Credentials, connect_with};
+use pantau_platform::nats::{Credentials, NatsSettings, connect};
 use pantau_proto::attendance::v1 as att;
 use pantau_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
 use pantau_proto::identity::v1::{self as id, identity_service_client::IdentityServiceClient};
@@ -33,6 +33,15 @@ const REFUSED: Duration = Duration::from_secs(3);
 
 fn user(name: &str) -> Credentials {
     Credentials::new(name, format!("test-{name}-nats-password"))
+}
+
+/// `url`, signed in as `credentials` when given.
+fn signed_in(url: &str, credentials: Option<Credentials>) -> NatsSettings {
+    let settings = NatsSettings::new(url);
+    match credentials {
+        Some(c) => settings.with_credentials(c),
+        None => settings,
+    }
 }
 
 /// A nats-server with JetStream and the shipped users, their passwords in
@@ -93,7 +102,7 @@ impl AuthNats {
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Ok(client) = connect_with(&url, Some(&user("identity"))).await
+            if let Ok(client) = connect(&signed_in(&url, Some(user("identity")))).await
                 && jetstream::new(client).query_account().await.is_ok()
             {
                 return Ok(server);
@@ -106,7 +115,7 @@ impl AuthNats {
     }
 
     async fn client(&self, name: &str) -> anyhow::Result<async_nats::Client> {
-        connect_with(&self.url, Some(&user(name)))
+        connect(&signed_in(&self.url, Some(user(name))))
             .await
             .with_context(|| format!("{name} could not sign in to NATS"))
     }
@@ -163,11 +172,25 @@ async fn a_service_appends_only_to_its_own_stream_and_cannot_purge_anothers() ->
         "attendance purged identity's stream: {purged:?}"
     );
 
+    // Nor reconfigure it (a reader takes it as identity configured it)...
+    let mut config = identity_stream.cached_info().config.clone();
+    config.max_messages = 1;
+    let updated = tokio::time::timeout(REFUSED, js.update_stream(config).into_future()).await;
+    assert!(
+        !matches!(updated, Ok(Ok(_))),
+        "attendance updated identity's stream: {updated:?}"
+    );
+    // ...while opening it as a reader, as the service does, still works.
+    EventStore::open_context_as_reader(&attendance_nats, "identity", 1)
+        .await
+        .context("attendance opens identity's stream to read it")?;
+
     let info = jetstream::new(identity_nats)
         .get_stream("PANTAU_IDENTITY")
         .await?
         .get_info()
         .await?;
+    assert_eq!(info.config.max_messages, -1, "identity's limits changed");
     assert_eq!(
         info.state.messages, 1,
         "identity's stream holds only identity's own event"
@@ -183,7 +206,7 @@ async fn a_service_appends_only_to_its_own_stream_and_cannot_purge_anothers() ->
 async fn a_wrong_nats_password_is_refused_at_connect() -> anyhow::Result<()> {
     let nats = AuthNats::start().await?;
     let wrong = Credentials::new("attendance", "not-the-password");
-    let err = connect_with(&nats.url, Some(&wrong))
+    let err = connect(&signed_in(&nats.url, Some(wrong)))
         .await
         .expect_err("a wrong password connects");
     assert_eq!(
@@ -191,7 +214,7 @@ async fn a_wrong_nats_password_is_refused_at_connect() -> anyhow::Result<()> {
         async_nats::ConnectErrorKind::AuthorizationViolation,
         "{err}"
     );
-    let anonymous = connect_with(&nats.url, None).await;
+    let anonymous = connect(&signed_in(&nats.url, None)).await;
     assert!(anonymous.is_err(), "an anonymous client connects");
     Ok(())
 }
@@ -203,7 +226,7 @@ async fn services_run_as_their_own_nats_users_and_still_read_each_others_streams
     let nats = AuthNats::start().await?;
     let pg = PgServer::start().await?;
     let identity = pantau_identity::app::start(pantau_identity::config::Config {
-        nats_credentials: Some(user("identity")),
+        nats: signed_in(&nats.url, Some(user("identity"))),
         ..pantau_identity::config::Config::in_process(&nats.url, &pg.url, ADMIN_PASSWORD)
     })
     .await
@@ -228,7 +251,7 @@ async fn services_run_as_their_own_nats_users_and_still_read_each_others_streams
         .worker_id;
 
     let attendance = pantau_attendance::app::start(pantau_attendance::config::Config {
-        nats_credentials: Some(user("attendance")),
+        nats: signed_in(&nats.url, Some(user("attendance"))),
         ..pantau_attendance::config::Config::in_process(&nats.url, &pg.url)
     })
     .await

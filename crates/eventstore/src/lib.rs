@@ -87,6 +87,25 @@ impl EventStore {
         .await
     }
 
+    /// Another context's stream, opened by a service that only reads it:
+    /// created if it does not exist yet, never reconfigured
+    /// ([`StreamSpec::reader`]).
+    pub async fn open_context_as_reader(
+        client: &async_nats::Client,
+        context: &str,
+        replicas: usize,
+    ) -> Result<Self, stream::StreamError> {
+        Self::open(
+            client.clone(),
+            &StreamSpec::for_context(context)
+                .replicated(replicas)
+                .reader(),
+            AppendMode::Pipelined,
+            Upcasters::new(),
+        )
+        .await
+    }
+
     /// Creates (or updates) the stream and starts the appender.
     pub async fn open(
         client: async_nats::Client,

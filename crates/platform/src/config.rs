@@ -118,13 +118,17 @@ impl Settings {
     }
 
     /// Every setting as `KEY=value`, secrets masked, for a start-up log line.
+    /// A `*_TLS_KEY` setting names a key file, and its path is shown; PEM
+    /// text given in its place is masked.
     pub fn describe(&self) -> String {
         self.values
             .iter()
             .map(|(k, v)| {
-                let secret = ["PASSWORD", "SECRET", "KEY", "TOKEN"]
-                    .iter()
-                    .any(|s| k.contains(s));
+                let key_file = k.ends_with("_TLS_KEY") && !crate::tls::looks_like_pem(v);
+                let secret = !key_file
+                    && ["PASSWORD", "SECRET", "KEY", "TOKEN"]
+                        .iter()
+                        .any(|s| k.contains(s));
                 let shown = if secret { "***" } else { v.as_str() };
                 let shown = mask_url_password(shown);
                 format!("{k}={shown}")
@@ -134,7 +138,7 @@ impl Settings {
     }
 }
 
-fn mask_url_password(v: &str) -> String {
+pub(crate) fn mask_url_password(v: &str) -> String {
     // postgres://user:pass@host -> postgres://user:***@host
     if let Some(scheme_end) = v.find("://") {
         let rest = &v[scheme_end + 3..];

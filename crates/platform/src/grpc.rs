@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 
+use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tonic::Status;
@@ -15,6 +16,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::clock::{SIM_TIME_HEADER, sync_with_request_time, with_request_time};
 use crate::shutdown::Shutdown;
+use crate::tls::GrpcTls;
 
 /// Serves `routes` on `listener` in a spawned task until `shutdown` — over
 /// gRPC and, for browsers, gRPC-Web (HTTP/1.1 or HTTP/2) — beside
@@ -25,14 +27,24 @@ use crate::shutdown::Shutdown;
 /// address and the server task, which ends once in-flight calls have
 /// finished after `shutdown`; a server failure is logged. With `dev_clock`
 /// a call's [`SIM_TIME_HEADER`] sets its business time ([`DevClockLayer`]).
+/// With `tls` carrying a certificate the server speaks only TLS (HTTP/2 by
+/// ALPN, gRPC-Web included), requiring client certificates when it has a
+/// client CA; see [`crate::tls`].
 pub async fn spawn_server(
     listener: TcpListener,
     service_name: &str,
     routes: Routes,
     dev_clock: bool,
+    tls: &GrpcTls,
     shutdown: Shutdown,
 ) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
     let addr = listener.local_addr()?;
+    let mut builder = Server::builder();
+    if let Some(config) = tls.server() {
+        builder = builder.tls_config(config).with_context(|| {
+            format!("{}: not usable with {}", crate::tls::KEY, crate::tls::CERT)
+        })?;
+    }
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
         .set_service_status("", ServingStatus::Serving)
@@ -47,7 +59,7 @@ pub async fn spawn_server(
     let server = tokio::spawn(async move {
         // HTTP/1.1 and gRPC-Web too, for browsers (the field app); native
         // gRPC clients keep HTTP/2.
-        let result = Server::builder()
+        let result = builder
             .accept_http1(true)
             .trace_fn(request_span)
             .layer(DevClockLayer { enabled: dev_clock })
@@ -430,6 +442,7 @@ mod tests {
             "pantau.test.v1.TestService",
             Routes::default(),
             false,
+            &GrpcTls::default(),
             shutdown.clone(),
         )
         .await?;
@@ -469,6 +482,7 @@ mod tests {
             "pantau.test.v1.Test",
             tonic::service::Routes::default(),
             false,
+            &crate::tls::GrpcTls::default(),
             shutdown.clone(),
         )
         .await

@@ -55,10 +55,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .run(&pool)
         .await
         .context("failed to apply migrations")?;
-    let client =
-        pantau_platform::nats::connect_with(&config.nats_url, config.nats_credentials.as_ref())
-            .await
-            .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
+    let client = pantau_platform::nats::connect(&config.nats)
+        .await
+        .with_context(|| format!("failed to connect to NATS at {}", config.nats))?;
     let mode = AppendMode::from_batching(config.batching);
     let store = EventStore::open(
         client.clone(),
@@ -68,13 +67,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     )
     .await?;
     // Read only; opening it makes sure it exists when activity starts first.
-    let identity = EventStore::open(
-        client.clone(),
-        &StreamSpec::for_context("identity").replicated(config.stream_replicas),
-        AppendMode::Pipelined,
-        Upcasters::new(),
-    )
-    .await?;
+    let identity =
+        EventStore::open_context_as_reader(&client, "identity", config.stream_replicas).await?;
     let directory = Arc::new(RwLock::new(Directory::default()));
     let shutdown = Shutdown::new();
     let (identity_end, own_end) = (
@@ -146,6 +140,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         SERVICE_NAME,
         routes,
         config.dev_clock,
+        &config.tls,
         shutdown.clone(),
     )
     .await?;

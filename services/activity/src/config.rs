@@ -2,14 +2,21 @@
 
 use pantau_platform::{ConfigError, Settings};
 
-/// A NATS user and password (`Config::nats_credentials`).
-use pantau_platform::nats::Credentials as NatsCredentials;
+use pantau_platform::nats::NatsSettings;
+use pantau_platform::tls::GrpcTls;
 
 pub const DEFAULTS: &[(&str, &str)] = &[
     ("PANTAU_NATS_URL", "nats://127.0.0.1:4222"),
     ("PANTAU_NATS_USER", ""),
     ("PANTAU_NATS_PASSWORD", ""),
     ("PANTAU_NATS_STREAM_REPLICAS", "1"),
+    ("PANTAU_NATS_TLS_CA", ""),
+    ("PANTAU_NATS_TLS_CERT", ""),
+    ("PANTAU_NATS_TLS_KEY", ""),
+    ("PANTAU_TLS_CERT", ""),
+    ("PANTAU_TLS_KEY", ""),
+    ("PANTAU_TLS_CLIENT_CA", ""),
+    ("PANTAU_TLS_CA", ""),
     (
         "PANTAU_DATABASE_URL",
         "postgres://pantau@127.0.0.1:5432/postgres",
@@ -27,16 +34,17 @@ pub const MAX_GRACE_DAYS: u32 = 31;
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub nats_url: String,
-    /// `PANTAU_NATS_USER` and `PANTAU_NATS_PASSWORD`: the service's NATS user
-    /// (`deploy/nats/auth.conf`); `None`: anonymous.
-    pub nats_credentials: Option<NatsCredentials>,
+    /// `PANTAU_NATS_URL`, `PANTAU_NATS_USER`/`PASSWORD` (the service's NATS
+    /// user, `deploy/nats/auth.conf`) and `PANTAU_NATS_TLS_*`.
+    pub nats: NatsSettings,
     /// NATS servers holding each stream the service opens (`PANTAU_NATS_STREAM_REPLICAS`).
     pub stream_replicas: usize,
     /// Server URL; the service uses (and creates) `database` on it.
     pub database_url: String,
     pub database: String,
     pub addr: std::net::SocketAddr,
+    /// `PANTAU_TLS_*`: TLS on the gRPC server (and for the calls it makes).
+    pub tls: GrpcTls,
     /// Prometheus `GET /metrics` listener; `None` (an empty setting): off.
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Honour a call's `x-pantau-sim-time` (development clusters only).
@@ -58,12 +66,12 @@ impl Config {
             });
         }
         Ok(Self {
-            nats_url: s.require("PANTAU_NATS_URL")?.to_owned(),
-            nats_credentials: pantau_platform::nats::Credentials::from_settings(s)?,
+            nats: NatsSettings::from_settings(s)?,
             stream_replicas: s.stream_replicas()?,
             database_url: s.require("PANTAU_DATABASE_URL")?.to_owned(),
             database: s.require("PANTAU_ACTIVITY_DATABASE")?.to_owned(),
             addr: s.parse("PANTAU_ACTIVITY_ADDR")?,
+            tls: GrpcTls::from_settings(s)?,
             metrics_addr: s.parse_optional("PANTAU_ACTIVITY_METRICS_ADDR")?,
             dev_clock: s.parse("PANTAU_DEV_CLOCK")?,
             batching: s.parse("PANTAU_NATS_DURABLE_BATCHING")?,
@@ -75,12 +83,12 @@ impl Config {
     /// its own fresh database on `database_url`'s server, durable batching.
     pub fn in_process(nats_url: &str, database_url: &str) -> Self {
         Self {
-            nats_url: nats_url.to_owned(),
-            nats_credentials: None,
+            nats: NatsSettings::new(nats_url),
             stream_replicas: 1,
             database_url: database_url.to_owned(),
             database: format!("activity_{}", uuid::Uuid::new_v4().simple()),
             addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: GrpcTls::default(),
             metrics_addr: None,
             dev_clock: false,
             batching: true,
@@ -115,6 +123,9 @@ mod tests {
             ("PANTAU_ACTIVITY_GRACE_DAYS", "32"),
             ("PANTAU_ACTIVITY_GRACE_DAYS", "-1"),
             ("PANTAU_ACTIVITY_ADDR", "nowhere"),
+            // TLS files are read at start-up; a certificate needs its key.
+            ("PANTAU_NATS_TLS_CA", "/nonexistent/ca.pem"),
+            ("PANTAU_TLS_CERT", "/nonexistent/cert.pem"),
         ] {
             let err = Config::from_settings(&settings(&[(key, value)])).unwrap_err();
             assert!(err.to_string().contains(key), "{err}");

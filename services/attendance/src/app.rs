@@ -70,10 +70,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .run(&pool)
         .await
         .context("failed to apply migrations")?;
-    let client =
-        pantau_platform::nats::connect_with(&config.nats_url, config.nats_credentials.as_ref())
-            .await
-            .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
+    let client = pantau_platform::nats::connect(&config.nats)
+        .await
+        .with_context(|| format!("failed to connect to NATS at {}", config.nats))?;
     let mode = AppendMode::from_batching(config.batching);
     let store = EventStore::open(
         client.clone(),
@@ -82,15 +81,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         Upcasters::new(),
     )
     .await?;
-    // The identity stream is read only; opening it makes sure it exists when
-    // attendance starts first.
-    let identity = EventStore::open(
-        client.clone(),
-        &StreamSpec::for_context("identity").replicated(config.stream_replicas),
-        AppendMode::Pipelined,
-        Upcasters::new(),
-    )
-    .await?;
+    // The identity stream is read only (identity configures it); opening it
+    // makes sure it exists when attendance starts first.
+    let identity =
+        EventStore::open_context_as_reader(&client, "identity", config.stream_replicas).await?;
     let signer = StaticSigner::from_secret_bytes(secret(&pool, "qr_signing_key").await?);
     let master = secret(&pool, "rotating_master").await?;
     let published = Event::QrKeyPublished(ev::QrKeyPublished {
@@ -155,7 +149,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         AttendanceReadModel,
         pool.clone(),
         store.clone(),
-        RunnerOptions::default(),
+        RunnerOptions {
+            partitions: config.partitions,
+            ..RunnerOptions::default()
+        },
     )
     .spawn(shutdown.clone())
     .await?;
@@ -185,6 +182,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         AttendanceServiceServer::<Api>::NAME,
         routes,
         config.dev_clock,
+        &config.tls,
         shutdown.clone(),
     )
     .await?;

@@ -2,14 +2,21 @@
 
 use pantau_platform::{ConfigError, Settings};
 
-/// A NATS user and password (`Config::nats_credentials`).
-use pantau_platform::nats::Credentials as NatsCredentials;
+use pantau_platform::nats::NatsSettings;
+use pantau_platform::tls::GrpcTls;
 
 pub const DEFAULTS: &[(&str, &str)] = &[
     ("PANTAU_NATS_URL", "nats://127.0.0.1:4222"),
     ("PANTAU_NATS_USER", ""),
     ("PANTAU_NATS_PASSWORD", ""),
     ("PANTAU_NATS_STREAM_REPLICAS", "1"),
+    ("PANTAU_NATS_TLS_CA", ""),
+    ("PANTAU_NATS_TLS_CERT", ""),
+    ("PANTAU_NATS_TLS_KEY", ""),
+    ("PANTAU_TLS_CERT", ""),
+    ("PANTAU_TLS_KEY", ""),
+    ("PANTAU_TLS_CLIENT_CA", ""),
+    ("PANTAU_TLS_CA", ""),
     (
         "PANTAU_DATABASE_URL",
         "postgres://pantau@127.0.0.1:5432/postgres",
@@ -17,6 +24,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("PANTAU_ATTENDANCE_DATABASE", "pantau_attendance"),
     ("PANTAU_ATTENDANCE_ADDR", "127.0.0.1:50052"),
     ("PANTAU_ATTENDANCE_METRICS_ADDR", "127.0.0.1:9102"),
+    ("PANTAU_ATTENDANCE_PARTITIONS", "1"),
     ("PANTAU_NATS_DURABLE_BATCHING", "true"),
     ("PANTAU_CHECKIN_MAX_ACCURACY_M", "100"),
     ("PANTAU_CHECKIN_MAX_CLOCK_SKEW_SECS", "300"),
@@ -26,16 +34,17 @@ pub const DEFAULTS: &[(&str, &str)] = &[
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub nats_url: String,
-    /// `PANTAU_NATS_USER` and `PANTAU_NATS_PASSWORD`: the service's NATS user
-    /// (`deploy/nats/auth.conf`); `None`: anonymous.
-    pub nats_credentials: Option<NatsCredentials>,
+    /// `PANTAU_NATS_URL`, `PANTAU_NATS_USER`/`PASSWORD` (the service's NATS
+    /// user, `deploy/nats/auth.conf`) and `PANTAU_NATS_TLS_*`.
+    pub nats: NatsSettings,
     /// NATS servers holding each stream the service opens (`PANTAU_NATS_STREAM_REPLICAS`).
     pub stream_replicas: usize,
     /// Server URL; the service uses (and creates) `database` on it.
     pub database_url: String,
     pub database: String,
     pub addr: std::net::SocketAddr,
+    /// `PANTAU_TLS_*`: TLS on the gRPC server (and for the calls it makes).
+    pub tls: GrpcTls,
     /// Prometheus `GET /metrics` listener; `None` (an empty setting): off.
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Honour a call's `x-pantau-sim-time` (development clusters only).
@@ -47,6 +56,9 @@ pub struct Config {
     pub max_clock_skew_secs: i64,
     /// 30-second steps a rotating code stays valid either side of the scan.
     pub qr_tolerance_steps: u64,
+    /// Partitions of the read model's aggregates, shared out among the
+    /// instances (`PANTAU_ATTENDANCE_PARTITIONS`; 1: applied by one).
+    pub partitions: u32,
 }
 
 impl Config {
@@ -59,6 +71,13 @@ impl Config {
             });
         }
         let qr_tolerance_steps: u64 = s.parse("PANTAU_QR_TOLERANCE_STEPS")?;
+        let partitions: u32 = s.parse("PANTAU_ATTENDANCE_PARTITIONS")?;
+        if !(1..=MAX_PARTITIONS).contains(&partitions) {
+            return Err(ConfigError::Invalid {
+                key: "PANTAU_ATTENDANCE_PARTITIONS".into(),
+                reason: format!("between 1 and {MAX_PARTITIONS}"),
+            });
+        }
         if qr_tolerance_steps > 10 {
             return Err(ConfigError::Invalid {
                 key: "PANTAU_QR_TOLERANCE_STEPS".into(),
@@ -66,18 +85,19 @@ impl Config {
             });
         }
         Ok(Self {
-            nats_url: s.require("PANTAU_NATS_URL")?.to_owned(),
-            nats_credentials: pantau_platform::nats::Credentials::from_settings(s)?,
+            nats: NatsSettings::from_settings(s)?,
             stream_replicas: s.stream_replicas()?,
             database_url: s.require("PANTAU_DATABASE_URL")?.to_owned(),
             database: s.require("PANTAU_ATTENDANCE_DATABASE")?.to_owned(),
             addr: s.parse("PANTAU_ATTENDANCE_ADDR")?,
+            tls: GrpcTls::from_settings(s)?,
             metrics_addr: s.parse_optional("PANTAU_ATTENDANCE_METRICS_ADDR")?,
             dev_clock: s.parse("PANTAU_DEV_CLOCK")?,
             batching: s.parse("PANTAU_NATS_DURABLE_BATCHING")?,
             max_accuracy_m,
             max_clock_skew_secs: s.parse("PANTAU_CHECKIN_MAX_CLOCK_SKEW_SECS")?,
             qr_tolerance_steps,
+            partitions,
         })
     }
 
@@ -85,21 +105,25 @@ impl Config {
     /// its own fresh database on `database_url`'s server, durable batching.
     pub fn in_process(nats_url: &str, database_url: &str) -> Self {
         Self {
-            nats_url: nats_url.to_owned(),
-            nats_credentials: None,
+            nats: NatsSettings::new(nats_url),
             stream_replicas: 1,
             database_url: database_url.to_owned(),
             database: format!("attendance_{}", uuid::Uuid::new_v4().simple()),
             addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: GrpcTls::default(),
             metrics_addr: None,
             dev_clock: false,
             batching: true,
             max_accuracy_m: 100.0,
             max_clock_skew_secs: 300,
             qr_tolerance_steps: 1,
+            partitions: 1,
         }
     }
 }
+
+/// Each partition holds a consumer and a transaction at a time.
+const MAX_PARTITIONS: u32 = 64;
 
 #[cfg(test)]
 mod tests {
@@ -143,5 +167,26 @@ mod tests {
             "PANTAU_CHECKIN_MAX_ACCURACY_M"
         );
         assert!(config(&[("PANTAU_ATTENDANCE_ADDR", "not an address")]).is_err());
+        for partitions in ["0", "65"] {
+            assert_eq!(
+                key(config(&[("PANTAU_ATTENDANCE_PARTITIONS", partitions)])),
+                "PANTAU_ATTENDANCE_PARTITIONS"
+            );
+        }
+        assert_eq!(
+            config(&[("PANTAU_ATTENDANCE_PARTITIONS", "8")])
+                .map(|c| c.partitions)
+                .ok(),
+            Some(8)
+        );
+        // A TLS key needs its certificate; TLS files are read at start-up.
+        assert_eq!(
+            key(config(&[("PANTAU_TLS_KEY", "/nonexistent/key.pem")])),
+            "PANTAU_TLS_CERT"
+        );
+        assert_eq!(
+            key(config(&[("PANTAU_NATS_TLS_CA", "/nonexistent/ca.pem")])),
+            "PANTAU_NATS_TLS_CA"
+        );
     }
 }

@@ -119,6 +119,14 @@ impl Projection for AttendanceReadModel {
         DDL
     }
 
+    /// Every table is keyed by the aggregate whose subject carries the
+    /// event (presence and days by worker, leave by leave, scans and
+    /// sessions by session), and no event reads another aggregate's rows:
+    /// check-ins can be applied in partitions, side by side.
+    fn partitionable(&self) -> bool {
+        true
+    }
+
     async fn apply(
         &self,
         conn: &mut PgConnection,

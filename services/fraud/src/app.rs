@@ -39,18 +39,23 @@ const CATCH_UP: Duration = Duration::from_secs(300);
 
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let pool = pantau_platform::db::connect(&config.database_url, &config.database, 8).await?;
-    let client =
-        pantau_platform::nats::connect_with(&config.nats_url, config.nats_credentials.as_ref())
-            .await
-            .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
-    let open = |context: &'static str, mode| {
-        EventStore::open_context_replicated(&client, context, mode, config.stream_replicas)
+    let client = pantau_platform::nats::connect(&config.nats)
+        .await
+        .with_context(|| format!("failed to connect to NATS at {}", config.nats))?;
+    let store = EventStore::open_context_replicated(
+        &client,
+        "fraud",
+        AppendMode::from_batching(config.batching),
+        config.stream_replicas,
+    )
+    .await?;
+    let open = |context: &'static str| {
+        EventStore::open_context_as_reader(&client, context, config.stream_replicas)
     };
-    let store = open("fraud", AppendMode::from_batching(config.batching)).await?;
     let streams = [
-        open("identity", AppendMode::Pipelined).await?,
-        open("attendance", AppendMode::Pipelined).await?,
-        open("activity", AppendMode::Pipelined).await?,
+        open("identity").await?,
+        open("attendance").await?,
+        open("activity").await?,
     ];
     let watch = Arc::new(RwLock::new(Watch::default()));
     let shutdown = Shutdown::new();
@@ -118,6 +123,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         SERVICE_NAME,
         routes,
         config.dev_clock,
+        &config.tls,
         shutdown.clone(),
     )
     .await?;

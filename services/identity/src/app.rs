@@ -82,10 +82,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .run(&pool)
         .await
         .context("failed to apply migrations")?;
-    let client =
-        pantau_platform::nats::connect_with(&config.nats_url, config.nats_credentials.as_ref())
-            .await
-            .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
+    let client = pantau_platform::nats::connect(&config.nats)
+        .await
+        .with_context(|| format!("failed to connect to NATS at {}", config.nats))?;
     let mode = AppendMode::from_batching(config.batching);
     let store = EventStore::open(
         client,
@@ -168,6 +167,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         IdentityServiceServer::<Arc<Identity>>::NAME,
         routes,
         config.dev_clock,
+        &config.tls,
         shutdown.clone(),
     )
     .await?;

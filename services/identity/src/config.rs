@@ -2,14 +2,21 @@
 
 use pantau_platform::{ConfigError, Settings};
 
-/// A NATS user and password (`Config::nats_credentials`).
-use pantau_platform::nats::Credentials as NatsCredentials;
+use pantau_platform::nats::NatsSettings;
+use pantau_platform::tls::GrpcTls;
 
 pub const DEFAULTS: &[(&str, &str)] = &[
     ("PANTAU_NATS_URL", "nats://127.0.0.1:4222"),
     ("PANTAU_NATS_USER", ""),
     ("PANTAU_NATS_PASSWORD", ""),
     ("PANTAU_NATS_STREAM_REPLICAS", "1"),
+    ("PANTAU_NATS_TLS_CA", ""),
+    ("PANTAU_NATS_TLS_CERT", ""),
+    ("PANTAU_NATS_TLS_KEY", ""),
+    ("PANTAU_TLS_CERT", ""),
+    ("PANTAU_TLS_KEY", ""),
+    ("PANTAU_TLS_CLIENT_CA", ""),
+    ("PANTAU_TLS_CA", ""),
     (
         "PANTAU_DATABASE_URL",
         "postgres://pantau@127.0.0.1:5432/postgres",
@@ -30,16 +37,17 @@ pub const DEFAULTS: &[(&str, &str)] = &[
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub nats_url: String,
-    /// `PANTAU_NATS_USER` and `PANTAU_NATS_PASSWORD`: the service's NATS user
-    /// (`deploy/nats/auth.conf`); `None`: anonymous.
-    pub nats_credentials: Option<NatsCredentials>,
+    /// `PANTAU_NATS_URL`, `PANTAU_NATS_USER`/`PASSWORD` (the service's NATS
+    /// user, `deploy/nats/auth.conf`) and `PANTAU_NATS_TLS_*`.
+    pub nats: NatsSettings,
     /// NATS servers holding each stream the service opens (`PANTAU_NATS_STREAM_REPLICAS`).
     pub stream_replicas: usize,
     /// Server URL; the service uses (and creates) `database` on it.
     pub database_url: String,
     pub database: String,
     pub addr: std::net::SocketAddr,
+    /// `PANTAU_TLS_*`: TLS on the gRPC server (and for the calls it makes).
+    pub tls: GrpcTls,
     /// Prometheus `GET /metrics` listener; `None` (an empty setting): off.
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Honour a call's `x-pantau-sim-time` (development clusters only).
@@ -76,12 +84,12 @@ impl Config {
             }
         };
         Ok(Self {
-            nats_url: s.require("PANTAU_NATS_URL")?.to_owned(),
-            nats_credentials: pantau_platform::nats::Credentials::from_settings(s)?,
+            nats: NatsSettings::from_settings(s)?,
             stream_replicas: s.stream_replicas()?,
             database_url: s.require("PANTAU_DATABASE_URL")?.to_owned(),
             database: s.require("PANTAU_IDENTITY_DATABASE")?.to_owned(),
             addr: s.parse("PANTAU_IDENTITY_ADDR")?,
+            tls: GrpcTls::from_settings(s)?,
             metrics_addr: s.parse_optional("PANTAU_IDENTITY_METRICS_ADDR")?,
             dev_clock: s.parse("PANTAU_DEV_CLOCK")?,
             token_ttl_secs: s.parse("PANTAU_TOKEN_TTL_SECS")?,
@@ -101,12 +109,12 @@ impl Config {
     /// no deadline sweeper, and a province admin `admin` with `admin_password`.
     pub fn in_process(nats_url: &str, database_url: &str, admin_password: &str) -> Self {
         Self {
-            nats_url: nats_url.to_owned(),
-            nats_credentials: None,
+            nats: NatsSettings::new(nats_url),
             stream_replicas: 1,
             database_url: database_url.to_owned(),
             database: format!("identity_{}", uuid::Uuid::new_v4().simple()),
             addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: GrpcTls::default(),
             metrics_addr: None,
             dev_clock: false,
             token_ttl_secs: 3600,
@@ -116,6 +124,44 @@ impl Config {
             campaign_sweep_secs: 0,
             admin: Some(("admin".into(), admin_password.to_owned())),
             fingerprint_secret: "in-process-fingerprint-secret-0123456789".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        env.push((
+            "PANTAU_FINGERPRINT_SECRET".into(),
+            "a-test-fingerprint-secret".into(),
+        ));
+        Config::from_settings(&Settings::from_sources(DEFAULTS, &env)?)
+    }
+
+    #[test]
+    fn the_defaults_are_plaintext_and_tls_settings_are_checked_at_start_up() {
+        let c = config(&[]).expect("the defaults with a fingerprint secret");
+        assert_eq!(c.nats, NatsSettings::new("nats://127.0.0.1:4222"));
+        assert_eq!(c.tls, GrpcTls::default());
+        for (key, value, named) in [
+            (
+                "PANTAU_NATS_TLS_CERT",
+                "/etc/pantau/nats.pem",
+                "PANTAU_NATS_TLS_KEY",
+            ),
+            ("PANTAU_TLS_KEY", "/etc/pantau/key.pem", "PANTAU_TLS_CERT"),
+            ("PANTAU_TLS_CA", "/nonexistent/ca.pem", "PANTAU_TLS_CA"),
+        ] {
+            match config(&[(key, value)]) {
+                Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, named),
+                other => panic!("{key}: expected a refused setting, got {other:?}"),
+            }
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::{Arc, RwLock};
 
 use anyhow::Context;
-use pantau_eventstore::{AppendMode, EventStore, Follower};
+use pantau_eventstore::{EventStore, Follower};
 use pantau_platform::shutdown::Shutdown;
 use pantau_platform::tokens::TokenChecker;
 use pantau_projection::{Runner, RunnerOptions};
@@ -56,18 +56,12 @@ async fn feed<P: pantau_projection::Projection>(
 
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let pool = pantau_platform::db::connect(&config.database_url, &config.database, 16).await?;
-    let client =
-        pantau_platform::nats::connect_with(&config.nats_url, config.nats_credentials.as_ref())
-            .await
-            .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
+    let client = pantau_platform::nats::connect(&config.nats)
+        .await
+        .with_context(|| format!("failed to connect to NATS at {}", config.nats))?;
     // Read only; opening them makes sure they exist when reporting starts first.
     let open = |context: &'static str| {
-        EventStore::open_context_replicated(
-            &client,
-            context,
-            AppendMode::Pipelined,
-            config.stream_replicas,
-        )
+        EventStore::open_context_as_reader(&client, context, config.stream_replicas)
     };
     let (ids, att, act, sco, fra) = (
         open("identity").await?,
@@ -126,6 +120,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         SERVICE_NAME,
         routes,
         config.dev_clock,
+        &config.tls,
         shutdown.clone(),
     )
     .await?;
@@ -136,14 +131,15 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let mut upstreams = config.upstreams.clone();
     upstreams.0.insert(
         "pantau.reporting.v1.ReportingService".to_owned(),
-        format!("http://{addr}"),
+        crate::gateway::own_upstream(addr, &config.tls),
     );
-    let router = crate::http::router(reporting.clone())
-        .merge(crate::gateway::router(config.app_dir.clone(), upstreams))
-        .layer(axum::middleware::from_fn_with_state(
+    let gateway = crate::gateway::router(config.app_dir.clone(), upstreams, &config.tls, addr)?;
+    let router = crate::http::router(reporting.clone()).merge(gateway).layer(
+        axum::middleware::from_fn_with_state(
             crate::limits::Limits::new(config.limits),
             crate::limits::limit,
-        ));
+        ),
+    );
     let stop = shutdown.clone();
     let http = tokio::spawn(async move {
         let served = axum::serve(

@@ -4,14 +4,21 @@ use std::time::Duration;
 
 use pantau_platform::{ConfigError, Settings};
 
-/// A NATS user and password (`Config::nats_credentials`).
-use pantau_platform::nats::Credentials as NatsCredentials;
+use pantau_platform::nats::NatsSettings;
+use pantau_platform::tls::GrpcTls;
 
 pub const DEFAULTS: &[(&str, &str)] = &[
     ("PANTAU_NATS_URL", "nats://127.0.0.1:4222"),
     ("PANTAU_NATS_USER", ""),
     ("PANTAU_NATS_PASSWORD", ""),
     ("PANTAU_NATS_STREAM_REPLICAS", "1"),
+    ("PANTAU_NATS_TLS_CA", ""),
+    ("PANTAU_NATS_TLS_CERT", ""),
+    ("PANTAU_NATS_TLS_KEY", ""),
+    ("PANTAU_TLS_CERT", ""),
+    ("PANTAU_TLS_KEY", ""),
+    ("PANTAU_TLS_CLIENT_CA", ""),
+    ("PANTAU_TLS_CA", ""),
     (
         "PANTAU_DATABASE_URL",
         "postgres://pantau@127.0.0.1:5432/postgres",
@@ -81,10 +88,9 @@ const UPSTREAMS: &[(&str, &str)] = &[
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub nats_url: String,
-    /// `PANTAU_NATS_USER` and `PANTAU_NATS_PASSWORD`: the service's NATS user
-    /// (`deploy/nats/auth.conf`); `None`: anonymous.
-    pub nats_credentials: Option<NatsCredentials>,
+    /// `PANTAU_NATS_URL`, `PANTAU_NATS_USER`/`PASSWORD` (the service's NATS
+    /// user, `deploy/nats/auth.conf`) and `PANTAU_NATS_TLS_*`.
+    pub nats: NatsSettings,
     /// NATS servers holding each stream the service opens (`PANTAU_NATS_STREAM_REPLICAS`).
     pub stream_replicas: usize,
     /// Server URL; the service uses (and creates) `database` on it.
@@ -92,6 +98,8 @@ pub struct Config {
     pub database: String,
     /// gRPC.
     pub addr: std::net::SocketAddr,
+    /// `PANTAU_TLS_*`: TLS on the gRPC server (and for the calls it makes).
+    pub tls: GrpcTls,
     /// Prometheus `GET /metrics` listener; `None` (an empty setting): off.
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// The dashboard, the JSON API and the CSV downloads.
@@ -159,6 +167,28 @@ impl Config {
             }
             upstreams.0.insert((*service).to_owned(), url);
         }
+        let tls = GrpcTls::from_settings(s)?;
+        // The gateway verifies every https:// upstream, this service's own
+        // server included (see `crate::gateway`), against PANTAU_TLS_CA.
+        let https = UPSTREAMS
+            .iter()
+            .find(|(service, _)| {
+                upstreams
+                    .0
+                    .get(*service)
+                    .is_some_and(|u| u.starts_with("https://"))
+            })
+            .map(|(_, key)| *key);
+        if tls.ca.is_none()
+            && let Some(needs) = https.or(tls.serves_tls().then_some("PANTAU_TLS_CERT"))
+        {
+            return Err(ConfigError::Invalid {
+                key: "PANTAU_TLS_CA".into(),
+                reason: format!(
+                    "required with {needs}: the gateway's calls over TLS trust only this CA"
+                ),
+            });
+        }
         Ok(Self {
             app_dir: s
                 .get("PANTAU_REPORTING_APP_DIR")
@@ -171,12 +201,12 @@ impl Config {
                 logins_per_min: s.parse("PANTAU_REPORTING_LOGINS_PER_MIN")?,
                 forwarded_for: s.parse("PANTAU_REPORTING_FORWARDED_FOR")?,
             },
-            nats_url: s.require("PANTAU_NATS_URL")?.to_owned(),
-            nats_credentials: pantau_platform::nats::Credentials::from_settings(s)?,
+            nats: NatsSettings::from_settings(s)?,
             stream_replicas: s.stream_replicas()?,
             database_url: s.require("PANTAU_DATABASE_URL")?.to_owned(),
             database: s.require("PANTAU_REPORTING_DATABASE")?.to_owned(),
             addr: s.parse("PANTAU_REPORTING_ADDR")?,
+            tls,
             metrics_addr: s.parse_optional("PANTAU_REPORTING_METRICS_ADDR")?,
             http_addr: s.parse("PANTAU_REPORTING_HTTP_ADDR")?,
             dev_clock: s.parse("PANTAU_DEV_CLOCK")?,
@@ -196,12 +226,12 @@ impl Config {
     pub fn in_process(nats_url: &str, database_url: &str) -> Self {
         let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         Self {
-            nats_url: nats_url.to_owned(),
-            nats_credentials: None,
+            nats: NatsSettings::new(nats_url),
             stream_replicas: 1,
             database_url: database_url.to_owned(),
             database: format!("reporting_{}", uuid::Uuid::new_v4().simple()),
             addr: any,
+            tls: GrpcTls::default(),
             metrics_addr: None,
             http_addr: any,
             dev_clock: false,
@@ -238,6 +268,23 @@ mod tests {
     }
 
     #[test]
+    fn an_https_upstream_needs_the_ca_the_gateway_trusts() {
+        let err = Config::from_settings(&settings(&[(
+            "PANTAU_REPORTING_UPSTREAM_IDENTITY",
+            "https://identity:50051",
+        )]))
+        .unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Invalid { key, .. } if key == "PANTAU_TLS_CA"),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("PANTAU_REPORTING_UPSTREAM_IDENTITY")
+        );
+    }
+
+    #[test]
     fn no_tiles_is_a_valid_choice() {
         let c = Config::from_settings(&settings(&[("PANTAU_REPORTING_TILE_URL", "")])).unwrap();
         assert!(c.tile_url.is_empty());
@@ -252,6 +299,9 @@ mod tests {
             ("PANTAU_REPORTING_HTTP_ADDR", "nowhere"),
             ("PANTAU_REPORTING_TILE_URL", "file:///etc/passwd"),
             ("PANTAU_REPORTING_UPSTREAM_ACTIVITY", "127.0.0.1:50053"),
+            // TLS files are read at start-up; a certificate needs its key.
+            ("PANTAU_NATS_TLS_CA", "/nonexistent/ca.pem"),
+            ("PANTAU_TLS_CERT", "/nonexistent/cert.pem"),
         ] {
             let err = Config::from_settings(&settings(&[(key, value)])).unwrap_err();
             assert!(err.to_string().contains(key), "{err}");

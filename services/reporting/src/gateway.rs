@@ -5,8 +5,16 @@
 //! gateway forwards bytes (streaming both ways, server streams included) and
 //! understands nothing of the calls: the services authenticate and judge
 //! them as they do for any client. A phone needs one URL and no CORS.
+//!
+//! With gRPC TLS (`pantau_platform::tls`), an `https://` upstream is called
+//! over TLS trusting only `PANTAU_TLS_CA`, presenting this service's own
+//! certificate to upstreams that require one, in HTTP/2 (the servers' ALPN
+//! offers only h2; gRPC-Web rides on it as well). This service's own server
+//! is then reached as `https://localhost:<port>`, so its certificate must
+//! name `localhost` too. Plaintext upstreams keep HTTP/1.1.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,6 +25,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use futures::TryStreamExt;
+use pantau_platform::tls::GrpcTls;
 
 /// Request bodies up to this size (a 5 MiB photo, framed, with room).
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -32,21 +41,72 @@ struct Gateway {
     client: reqwest::Client,
 }
 
-pub fn router(app_dir: PathBuf, upstreams: Upstreams) -> Router {
+/// The host name this service's own gRPC server is called by when it
+/// serves TLS: one its certificate can name wherever it runs.
+pub const OWN_HOST: &str = "localhost";
+
+/// The URL the gateway calls this service's gRPC server at, listening on
+/// `addr`.
+pub fn own_upstream(addr: SocketAddr, tls: &GrpcTls) -> String {
+    if tls.serves_tls() {
+        format!("https://{OWN_HOST}:{}", addr.port())
+    } else {
+        format!("http://{addr}")
+    }
+}
+
+/// The gateway's router; `own_addr` is where this service's gRPC server
+/// listens. Fails only if `tls` cannot make a client (the files were
+/// checked with the settings).
+pub fn router(
+    app_dir: PathBuf,
+    upstreams: Upstreams,
+    tls: &GrpcTls,
+    own_addr: SocketAddr,
+) -> anyhow::Result<Router> {
     let gateway = Arc::new(Gateway {
         app_dir,
         upstreams,
-        client: reqwest::Client::builder()
-            .http1_only()
-            .build()
-            .unwrap_or_default(),
+        client: client(tls, own_addr)?,
     });
-    Router::new()
+    Ok(Router::new()
         .route("/app", get(|| async { Redirect::permanent("/app/") }))
         .route("/app/", get(file))
         .route("/app/{*path}", get(file))
         .route("/app/rpc/{service}/{method}", post(forward))
-        .with_state(gateway)
+        .with_state(gateway))
+}
+
+/// HTTP/1.1 in plaintext, as before TLS; with a CA, TLS trusting only it
+/// (HTTP/2 by ALPN), this service's certificate as the client's, and
+/// [`OWN_HOST`] resolving to this service's own server.
+fn client(tls: &GrpcTls, own_addr: SocketAddr) -> anyhow::Result<reqwest::Client> {
+    use anyhow::Context;
+    let builder = reqwest::Client::builder();
+    let Some(ca) = &tls.ca else {
+        return Ok(builder.http1_only().build()?);
+    };
+    let mut builder = builder.tls_built_in_root_certs(false);
+    for cert in reqwest::Certificate::from_pem_bundle(ca.pem())
+        .context("PANTAU_TLS_CA: not usable by the gateway")?
+    {
+        builder = builder.add_root_certificate(cert);
+    }
+    if let Some(own) = &tls.identity {
+        let pem = [own.cert.pem(), &b"\n"[..], own.key.pem()].concat();
+        builder = builder.identity(
+            reqwest::Identity::from_pem(&pem)
+                .context("PANTAU_TLS_CERT, PANTAU_TLS_KEY: not usable by the gateway")?,
+        );
+    }
+    let own_ip = match own_addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    Ok(builder
+        .resolve(OWN_HOST, SocketAddr::new(own_ip, own_addr.port()))
+        .build()?)
 }
 
 /// A gRPC-Web answer carrying only a status, in headers (as gRPC-Web

@@ -44,19 +44,24 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     crate::readmodel::prepare(&pool)
         .await
         .context("failed to create the scoring schema")?;
-    let client =
-        pantau_platform::nats::connect_with(&config.nats_url, config.nats_credentials.as_ref())
-            .await
-            .with_context(|| format!("failed to connect to NATS at {}", config.nats_url))?;
-    let open = |context: &'static str, mode| {
-        EventStore::open_context_replicated(&client, context, mode, config.stream_replicas)
+    let client = pantau_platform::nats::connect(&config.nats)
+        .await
+        .with_context(|| format!("failed to connect to NATS at {}", config.nats))?;
+    let store = EventStore::open_context_replicated(
+        &client,
+        "scoring",
+        AppendMode::from_batching(config.batching),
+        config.stream_replicas,
+    )
+    .await?;
+    let open = |context: &'static str| {
+        EventStore::open_context_as_reader(&client, context, config.stream_replicas)
     };
-    let store = open("scoring", AppendMode::from_batching(config.batching)).await?;
     // Read only; opening them makes sure they exist when scoring starts first.
     let streams = Streams {
-        identity: open("identity", AppendMode::Pipelined).await?,
-        attendance: open("attendance", AppendMode::Pipelined).await?,
-        activity: open("activity", AppendMode::Pipelined).await?,
+        identity: open("identity").await?,
+        attendance: open("attendance").await?,
+        activity: open("activity").await?,
     };
     let directory = Arc::new(RwLock::new(Directory::default()));
     let shutdown = Shutdown::new();
@@ -141,6 +146,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         SERVICE_NAME,
         routes,
         config.dev_clock,
+        &config.tls,
         shutdown.clone(),
     )
     .await?;

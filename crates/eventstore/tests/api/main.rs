@@ -456,3 +456,48 @@ async fn commands_on_one_subject_take_turns_on_a_replica() -> anyhow::Result<()>
     assert_eq!(es.append_stats().batches_refused, 0, "no append conflicted");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_reader_takes_the_stream_as_its_owner_configured_it() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let client = nats.client().await?;
+    let spec = |window: u64| StreamSpec {
+        duplicate_window: std::time::Duration::from_secs(window),
+        ..StreamSpec::for_context("test")
+    };
+    // A reader started first creates the stream it needs...
+    let reader = EventStore::open(
+        client.clone(),
+        &spec(60).reader(),
+        AppendMode::default(),
+        Upcasters::new(),
+    )
+    .await?;
+    let window = |es: &EventStore| {
+        let es = es.clone();
+        async move {
+            let mut stream = es.jetstream().get_stream(es.stream_name()).await?;
+            anyhow::Ok(stream.info().await?.config.duplicate_window)
+        }
+    };
+    assert_eq!(window(&reader).await?.as_secs(), 60);
+    // ...the owner brings it to its configuration...
+    let owner = EventStore::open(
+        client.clone(),
+        &spec(120),
+        AppendMode::default(),
+        Upcasters::new(),
+    )
+    .await?;
+    assert_eq!(window(&owner).await?.as_secs(), 120);
+    // ...and a reader opening it later leaves that alone.
+    let later = EventStore::open(
+        client,
+        &spec(30).reader(),
+        AppendMode::default(),
+        Upcasters::new(),
+    )
+    .await?;
+    assert_eq!(window(&later).await?.as_secs(), 120);
+    Ok(())
+}

@@ -194,7 +194,7 @@ async fn projecting_the_same_events_in_any_batch_size_gives_the_same_totals() ->
         let config = pantau_scoring::config::Config {
             batch_size: batch,
             ..pantau_scoring::config::Config::in_process(
-                &app.config.nats_url,
+                &app.config.nats.urls,
                 &app.config.database_url,
             )
         };
