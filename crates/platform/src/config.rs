@@ -138,7 +138,8 @@ impl Settings {
     }
 }
 
-pub(crate) fn mask_url_password(v: &str) -> String {
+/// `v` with the password of a URL in it (`scheme://user:pass@host`) masked.
+pub fn mask_url_password(v: &str) -> String {
     // postgres://user:pass@host -> postgres://user:***@host
     if let Some(scheme_end) = v.find("://") {
         let rest = &v[scheme_end + 3..];

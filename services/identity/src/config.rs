@@ -35,7 +35,8 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("PANTAU_DEV_CLOCK", "false"),
 ];
 
-#[derive(Debug, Clone)]
+/// `Debug` leaves the admin password and the fingerprint secret out.
+#[derive(Clone)]
 pub struct Config {
     /// `PANTAU_NATS_URL`, `PANTAU_NATS_USER`/`PASSWORD` (the service's NATS
     /// user, `deploy/nats/auth.conf`) and `PANTAU_NATS_TLS_*`.
@@ -62,6 +63,31 @@ pub struct Config {
     pub campaign_sweep_secs: u64,
     pub admin: Option<(String, String)>,
     pub fingerprint_secret: String,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("nats", &self.nats)
+            .field("stream_replicas", &self.stream_replicas)
+            .field(
+                "database_url",
+                &pantau_platform::config::mask_url_password(&self.database_url),
+            )
+            .field("database", &self.database)
+            .field("addr", &self.addr)
+            .field("tls", &self.tls)
+            .field("metrics_addr", &self.metrics_addr)
+            .field("dev_clock", &self.dev_clock)
+            .field("token_ttl_secs", &self.token_ttl_secs)
+            .field("login_max_failures", &self.login_max_failures)
+            .field("login_lock_secs", &self.login_lock_secs)
+            .field("batching", &self.batching)
+            .field("campaign_sweep_secs", &self.campaign_sweep_secs)
+            .field("admin", &self.admin.as_ref().map(|(id, _)| (id, "***")))
+            .field("fingerprint_secret", &"***")
+            .finish()
+    }
 }
 
 impl Config {
@@ -163,5 +189,27 @@ mod tests {
                 other => panic!("{key}: expected a refused setting, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let c = config(&[
+            ("PANTAU_ADMIN_ID", "root"),
+            ("PANTAU_ADMIN_PASSWORD", "admin-pass-never-shown"),
+            (
+                "PANTAU_DATABASE_URL",
+                "postgres://pantau:db-pass-never-shown@db:5432/postgres",
+            ),
+        ])
+        .expect("a valid config");
+        let shown = format!("{c:?}");
+        for secret in [
+            "admin-pass-never-shown",
+            "a-test-fingerprint-secret",
+            "db-pass-never-shown",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("root"), "{shown}");
     }
 }
