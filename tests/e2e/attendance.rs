@@ -3,18 +3,18 @@
 //! access tokens identity issues are the ones attendance accepts.
 
 use anyhow::{Context, ensure};
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use chrono_tz::Asia::Makassar;
 use pantau_proto::attendance::v1::{
-    self as att, CheckKind, DayStatus, attendance_service_client::AttendanceServiceClient,
+    self as att, DayStatus, attendance_service_client::AttendanceServiceClient,
 };
-use pantau_proto::events::v1::{RejectionReason, Timestamp};
+use pantau_proto::events::v1::RejectionReason;
 use pantau_proto::identity::v1::{self as id, DeactivationReason, Role};
 use tonic::Code;
 use tonic::transport::Channel;
 
 use crate::common::{
-    PASSWORD, Registered, Registry, SQUARE, authed, eventually, rid, today_in_makassar,
+    PASSWORD, Registered, Registry, authed, eventually, rid, square_check_in, today_in_makassar,
     worker_request,
 };
 
@@ -23,27 +23,6 @@ struct Cluster {
     attendance: AttendanceServiceClient<Channel>,
     _attendance: pantau_attendance::app::Running,
     registry: Registry,
-}
-
-fn timestamp(at: DateTime<Utc>) -> Timestamp {
-    Timestamp {
-        seconds: at.timestamp(),
-        nanos: 0,
-    }
-}
-
-/// A check-in standing on the town square, claimed now by the phone.
-fn check_in_at_the_square() -> att::CheckInRequest {
-    att::CheckInRequest {
-        request_id: rid(),
-        kind: CheckKind::In as i32,
-        latitude: SQUARE.0,
-        longitude: SQUARE.1,
-        accuracy_m: 10.0,
-        device_id: "android-7f3a".into(),
-        photo_sha256: String::new(),
-        claimed_at: Some(timestamp(Utc::now())),
-    }
 }
 
 impl Cluster {
@@ -157,7 +136,7 @@ async fn a_worker_registered_in_identity_checks_in_at_attendance_with_identitys_
 
     let checked_in = cluster
         .attendance
-        .check_in(authed(&phone, check_in_at_the_square()))
+        .check_in(authed(&phone, square_check_in("android-7f3a")))
         .await
         .context("the worker checks in with identity's token")?
         .into_inner();
@@ -225,7 +204,7 @@ async fn a_worker_registered_in_identity_checks_in_at_attendance_with_identitys_
     );
     let status = cluster
         .attendance
-        .check_in(authed(&phone, check_in_at_the_square()))
+        .check_in(authed(&phone, square_check_in("android-7f3a")))
         .await
         .err()
         .context("an inactive worker's check-in is refused")?;

@@ -13,9 +13,8 @@ use anyhow::{Context, ensure};
 use chrono::Utc;
 use futures::TryStreamExt;
 use pantau_proto::attendance::v1::{
-    self as att, CheckKind, attendance_service_client::AttendanceServiceClient,
+    self as att, attendance_service_client::AttendanceServiceClient,
 };
-use pantau_proto::events::v1::Timestamp;
 use pantau_proto::identity::v1::{
     self as id, Role, identity_service_client::IdentityServiceClient,
 };
@@ -24,7 +23,7 @@ use tonic::transport::Channel;
 
 use crate::common::{
     ADMIN_PASSWORD, PASSWORD, agency_with_unit, authed, away_from_midnight, eventually, heard, rid,
-    worker_request,
+    square_check_in, worker_request,
 };
 
 const WORKERS: u32 = 30;
@@ -67,23 +66,6 @@ async fn login(
         .access_token)
 }
 
-/// A check-in on the town square with its own request id.
-fn check_in() -> att::CheckInRequest {
-    att::CheckInRequest {
-        request_id: rid(),
-        kind: CheckKind::In as i32,
-        latitude: crate::common::SQUARE.0,
-        longitude: crate::common::SQUARE.1,
-        accuracy_m: 10.0,
-        device_id: "android-chaos".into(),
-        photo_sha256: String::new(),
-        claimed_at: Some(Timestamp {
-            seconds: Utc::now().timestamp(),
-            nanos: 0,
-        }),
-    }
-}
-
 /// What a phone does: sends the check-in to `first`, and on any failure
 /// (unavailable, a refused connection, no answer in time) sends the same
 /// request, same request id, to the other instance, until one says OK.
@@ -93,7 +75,7 @@ async fn check_in_retrying(
     mut instances: [AttendanceServiceClient<Channel>; 2],
     first: usize,
 ) -> Outcome {
-    let mut request = check_in();
+    let mut request = square_check_in("android-chaos");
     let deadline = Instant::now() + PATIENCE;
     let mut at = first;
     let mut attempts = 0;

@@ -38,6 +38,24 @@ pub fn authed<T>(token: &str, msg: T) -> Request<T> {
     r
 }
 
+/// A check-in standing on the town square, claimed now by phone
+/// `device_id`, with its own request id.
+pub fn square_check_in(device_id: &str) -> pantau_proto::attendance::v1::CheckInRequest {
+    pantau_proto::attendance::v1::CheckInRequest {
+        request_id: rid(),
+        kind: pantau_proto::attendance::v1::CheckKind::In as i32,
+        latitude: SQUARE.0,
+        longitude: SQUARE.1,
+        accuracy_m: 10.0,
+        device_id: device_id.into(),
+        photo_sha256: String::new(),
+        claimed_at: Some(pantau_proto::events::v1::Timestamp {
+            seconds: Utc::now().timestamp(),
+            nanos: 0,
+        }),
+    }
+}
+
 pub fn rid() -> String {
     uuid::Uuid::new_v4().to_string()
 }

@@ -14,6 +14,7 @@ mod drains;
 mod field_app;
 mod field_codes;
 mod nats_permissions;
+mod outages;
 mod python_consumer;
 mod python_fraud;
 mod scoring;

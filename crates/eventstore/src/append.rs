@@ -304,10 +304,12 @@ impl Appender {
                     duplicate: false,
                 })
                 .collect()),
-            Err(reason) if reason.contains(WRONG_LAST_SEQUENCE_CODE) => {
+            Err(BatchError::Refused(reason)) if reason.contains(WRONG_LAST_SEQUENCE_CODE) => {
                 Err(AppendError::Conflict { subject })
             }
-            Err(message) => Err(AppendError::Publish { subject, message }),
+            Err(BatchError::Refused(message) | BatchError::Unanswered(message)) => {
+                Err(AppendError::Publish { subject, message })
+            }
         }
     }
 }
@@ -503,6 +505,20 @@ async fn commit(
     }
     let n = batch.len();
     match commit_atomic(client, &batch).await {
+        // The server did not answer (down, no leader, a lost request): the
+        // halves would wait just as long, again and again. Every append of
+        // the batch fails now; its caller retries it under the same msg id,
+        // so one that did land is not stored twice.
+        Err(BatchError::Unanswered(reason)) => {
+            Counters::count(&stats.refused, 1);
+            warn!(size = n, %reason, "atomic batch unanswered; failing its appends");
+            for p in batch {
+                let _ = p.reply.send(Err(AppendError::Publish {
+                    subject: p.msg.subject.clone(),
+                    message: reason.clone(),
+                }));
+            }
+        }
         Ok(last_sequence) => {
             Counters::count(&stats.committed, 1);
             debug!(size = n, last_sequence, "atomic batch committed");
@@ -518,7 +534,7 @@ async fn commit(
         // whole batch. The rest are still good: halve the batch and commit
         // each half, so k refusals among n appends cost about 2k log(n/k)
         // small batches instead of n single appends.
-        Err(reason) if n > INDIVIDUALLY => {
+        Err(BatchError::Refused(reason)) if n > INDIVIDUALLY => {
             Counters::count(&stats.refused, 1);
             debug!(size = n, %reason, "atomic batch refused, committing its halves");
             let mut first = batch;
@@ -529,7 +545,7 @@ async fn commit(
             )
             .await;
         }
-        Err(reason) => {
+        Err(BatchError::Refused(reason)) => {
             Counters::count(&stats.refused, 1);
             Counters::count(&stats.single, n);
             debug!(size = n, %reason, "atomic batch refused, resending individually");
@@ -572,11 +588,24 @@ struct ApiError {
     description: String,
 }
 
+/// How long a batch commit waits for the server's ack.
+const BATCH_ACK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Why an atomic batch was not committed.
+enum BatchError {
+    /// The server answered no (a conflict, a duplicate): the others in the
+    /// batch may still be good.
+    Refused(String),
+    /// No answer at all, or it could not be sent.
+    Unanswered(String),
+}
+
 /// Sends the batch; returns the stream sequence of its last message when
 /// every message was stored as new, else why not.
-async fn commit_atomic(client: &async_nats::Client, batch: &[Pending]) -> Result<u64, String> {
+async fn commit_atomic(client: &async_nats::Client, batch: &[Pending]) -> Result<u64, BatchError> {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let n = batch.len();
+    let unanswered = |e: &dyn std::fmt::Display| BatchError::Unanswered(e.to_string());
     for (i, p) in batch.iter().enumerate() {
         let mut h = p.msg.headers.clone();
         h.insert("Nats-Batch-Id", id.as_str());
@@ -585,25 +614,33 @@ async fn commit_atomic(client: &async_nats::Client, batch: &[Pending]) -> Result
             client
                 .publish_with_headers(p.msg.subject.clone(), h, p.msg.payload.clone())
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| unanswered(&e))?;
         } else {
             h.insert("Nats-Batch-Commit", "1");
-            let reply = client
-                .request_with_headers(p.msg.subject.clone(), h, p.msg.payload.clone())
-                .await
-                .map_err(|e| e.to_string())?;
+            // As long as a single publish waits for its ack (JetStream's
+            // default), not the client's longer request timeout.
+            let reply = tokio::time::timeout(
+                BATCH_ACK_WAIT,
+                client.request_with_headers(p.msg.subject.clone(), h, p.msg.payload.clone()),
+            )
+            .await
+            .map_err(|_| unanswered(&"timed out: didn't receive the batch ack in time"))?
+            .map_err(|e| unanswered(&e))?;
             let ack: BatchAck = serde_json::from_slice(&reply.payload)
-                .map_err(|e| format!("unreadable batch ack: {e}"))?;
+                .map_err(|e| BatchError::Refused(format!("unreadable batch ack: {e}")))?;
             if let Some(err) = ack.error {
-                return Err(format!("{} ({})", err.description, err.err_code));
+                return Err(BatchError::Refused(format!(
+                    "{} ({})",
+                    err.description, err.err_code
+                )));
             }
             if ack.count != Some(n as u64) {
                 // Some messages were duplicates: sequences are not contiguous.
                 warn!(expected = n, stored = ?ack.count, "atomic batch stored fewer messages");
-                return Err("batch partially deduplicated".into());
+                return Err(BatchError::Refused("batch partially deduplicated".into()));
             }
             return Ok(ack.seq);
         }
     }
-    Err("empty batch".into())
+    Err(BatchError::Refused("empty batch".into()))
 }

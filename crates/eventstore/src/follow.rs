@@ -11,6 +11,36 @@ use futures::StreamExt;
 use pantau_platform::shutdown::Shutdown;
 use tokio::sync::watch;
 
+/// How often a follower checks whether its client has reconnected.
+const RECONNECT_CHECK: Duration = Duration::from_millis(250);
+
+type Messages = async_nats::jetstream::consumer::pull::Ordered;
+
+/// An ordered consumer on `filters` (all when empty) from sequence `from`
+/// (the first event when 0).
+async fn ordered(
+    stream: &jetstream::stream::Stream,
+    filters: &[String],
+    from: u64,
+) -> Result<Messages, String> {
+    let deliver_policy = if from <= 1 {
+        DeliverPolicy::All
+    } else {
+        DeliverPolicy::ByStartSequence {
+            start_sequence: from,
+        }
+    };
+    let consumer = stream
+        .create_consumer(OrderedConfig {
+            filter_subjects: filters.to_vec(),
+            deliver_policy,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    consumer.messages().await.map_err(|e| e.to_string())
+}
+
 /// The stream could not be followed (missing, or the consumer refused).
 #[derive(Debug, thiserror::Error)]
 #[error("failed to follow stream {stream}: {message}")]
@@ -87,26 +117,47 @@ impl Follower {
             message: e.to_string(),
         };
         let stream = js.get_stream(stream).await.map_err(|e| err(&e))?;
-        let consumer = stream
-            .create_consumer(OrderedConfig {
-                filter_subjects: filters,
-                deliver_policy: DeliverPolicy::All,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| err(&e))?;
-        let mut messages = consumer.messages().await.map_err(|e| err(&e))?;
+        let mut messages = ordered(&stream, &filters, 0).await.map_err(|e| err(&e))?;
         let (tx, seen) = watch::channel(0u64);
         let name = stream.cached_info().config.name.clone();
+        let client = js.client();
         tokio::spawn(async move {
+            let mut was_connected = true;
+            let mut check = tokio::time::interval(RECONNECT_CHECK);
             loop {
                 let next = tokio::select! {
                     m = messages.next() => m,
+                    _ = check.tick() => {
+                        // A restarted server has forgotten the ordered
+                        // consumer (it lives in memory), which the client
+                        // would notice only after missed heartbeats: once
+                        // reconnected, ask again from the next event.
+                        let connected =
+                            client.connection_state() == async_nats::connection::State::Connected;
+                        if connected && !was_connected {
+                            let from = *tx.borrow() + 1;
+                            match ordered(&stream, &filters, from).await {
+                                Ok(m) => {
+                                    tracing::info!(stream = %name, from, "following again after a reconnect");
+                                    messages = m;
+                                }
+                                Err(e) => {
+                                    tracing::warn!(stream = %name, error = %e, "could not follow again yet");
+                                    continue; // was_connected stays false: retried next tick
+                                }
+                            }
+                        }
+                        was_connected = connected;
+                        continue;
+                    }
                     () = shutdown.wait() => return,
                 };
                 match next {
                     Some(Ok(msg)) => {
                         let seq = msg.info().map(|i| i.stream_sequence).unwrap_or(0);
+                        if seq <= *tx.borrow() {
+                            continue; // delivered again after a re-follow
+                        }
                         let mut s = match state.write() {
                             Ok(s) => s,
                             Err(poisoned) => poisoned.into_inner(),

@@ -70,10 +70,16 @@ pub async fn connect_with(
         .with_context(|| format!("invalid database URL for {name}"))?;
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(max_connections)
+        // While PostgreSQL is down a call waits this long for a connection,
+        // then fails (UNAVAILABLE) rather than hanging sqlx's default 30 s.
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options.options(settings.iter().copied()))
         .await
         .with_context(|| format!("failed to connect to database {name}"))
 }
+
+/// How long a query waits for a pooled connection.
+pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A PostgreSQL advisory-lock key for `parts` (FNV-1a over their bytes):
 /// the same in every process and release, so replicas agree on it.

@@ -372,8 +372,11 @@ impl<P: Projection> Shared<P> {
         let mut stream = consumer
             .stream()
             .max_messages_per_batch(self.options.batch_size)
-            .heartbeat(Duration::from_secs(5))
-            .expires(Duration::from_secs(30))
+            // A pull the server lost (its stream leader died) shows as
+            // missed heartbeats: two of them, 4 s, and the partition is
+            // taken again from its checkpoint on a leader that answers.
+            .heartbeat(Duration::from_secs(2))
+            .expires(Duration::from_secs(10))
             .messages()
             .await
             .map_err(|e| ProjectionError::Stream(e.to_string()))?;

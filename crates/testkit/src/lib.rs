@@ -1,6 +1,8 @@
 //! Throwaway infrastructure for tests: a NATS JetStream server and a
 //! PostgreSQL database per test, on random ports in temp dirs, torn down on
-//! drop. `PANTAU_DATABASE_URL` (a server URL) makes tests share one
+//! drop; a test of an outage stops one and starts it again on the same port
+//! and data (`PgServer::stop` and `start_again`, `NatsServer::kill` and
+//! `start_again`). `PANTAU_DATABASE_URL` (a server URL) makes tests share one
 //! PostgreSQL server, each still getting its own fresh database;
 //! `PANTAU_NATS_URL` points tests at an existing NATS server.
 //!

@@ -1,4 +1,5 @@
-//! A throwaway nats-server with JetStream and the shipped durability setting.
+//! A throwaway nats-server with JetStream and the shipped durability setting,
+//! which a test can kill and start again on its port and store.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -9,6 +10,9 @@ use anyhow::{Context, bail};
 pub struct NatsServer {
     pub url: String,
     child: Option<Child>,
+    /// The config (port, store dir) a restart runs on again; `None` for a
+    /// server named by `PANTAU_NATS_URL`, which is not ours.
+    conf: Option<PathBuf>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -30,6 +34,7 @@ impl NatsServer {
             return Ok(Self {
                 url,
                 child: None,
+                conf: None,
                 _dir: None,
             });
         }
@@ -49,10 +54,26 @@ impl NatsServer {
                 dir.path().join("js").display()
             ),
         )?;
+        let url = format!("nats://127.0.0.1:{port}");
+        let mut server = Self {
+            url,
+            child: None,
+            conf: Some(conf),
+            _dir: Some(dir),
+        };
+        server.run().await?;
+        Ok(server)
+    }
+
+    /// Runs nats-server on our config and waits until JetStream answers.
+    async fn run(&mut self) -> anyhow::Result<()> {
+        let Some(conf) = &self.conf else {
+            bail!("{} is not ours to start", self.url);
+        };
         let bin = binary();
         let child = Command::new(&bin)
             .arg("-c")
-            .arg(&conf)
+            .arg(conf)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -62,23 +83,18 @@ impl NatsServer {
                     bin.display()
                 )
             })?;
-        let url = format!("nats://127.0.0.1:{port}");
-        let server = Self {
-            url: url.clone(),
-            child: Some(child),
-            _dir: Some(dir),
-        };
+        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Ok(client) = async_nats::connect(&url).await {
+            if let Ok(client) = async_nats::connect(&self.url).await {
                 // JetStream is ready once the account info answers.
                 let js = async_nats::jetstream::new(client);
                 if js.query_account().await.is_ok() {
-                    return Ok(server);
+                    return Ok(());
                 }
             }
             if Instant::now() > deadline {
-                bail!("nats-server did not become ready on {url}");
+                bail!("nats-server did not become ready on {}", self.url);
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -96,6 +112,15 @@ impl NatsServer {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// Starts the server again (killing it first if it runs) on the same
+    /// port and JetStream store, so clients reconnect to the same URL and
+    /// find the streams and durable consumers it had stored (ephemeral ones
+    /// are gone), and waits until JetStream answers.
+    pub async fn start_again(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        self.run().await
     }
 }
 

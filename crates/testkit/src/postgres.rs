@@ -11,7 +11,19 @@ use sqlx::Connection;
 pub struct PgServer {
     /// URL of the `postgres` maintenance database.
     pub url: String,
-    owned: Option<(PathBuf, tempfile::TempDir, Option<String>)>,
+    owned: Option<Owned>,
+}
+
+/// What it takes to stop our server and start it again as it was.
+struct Owned {
+    data: PathBuf,
+    /// The server's options (port, socket dir), the same on every start.
+    opts: String,
+    log: PathBuf,
+    /// Who the server runs as (we are root), else `None`.
+    user: Option<String>,
+    running: bool,
+    _dir: tempfile::TempDir,
 }
 
 /// A database created for one test.
@@ -93,6 +105,33 @@ fn run_as(user: Option<&str>, program: &Path, args: &[&str]) -> anyhow::Result<(
     Ok(())
 }
 
+/// `pg_ctl start` on `data` with `opts`, waiting until it is up; on failure
+/// the error carries the last lines PostgreSQL logged.
+fn pg_ctl_start(user: Option<&str>, data: &Path, opts: &str, log: &Path) -> anyhow::Result<()> {
+    run_as(
+        user,
+        &pg_bin("pg_ctl"),
+        &[
+            "-D",
+            &data.to_string_lossy(),
+            "-o",
+            opts,
+            "-l",
+            &log.to_string_lossy(),
+            "-w",
+            "start",
+        ],
+    )
+    .map_err(|e| {
+        let said = std::fs::read_to_string(log).unwrap_or_default();
+        let tail: Vec<&str> = said.lines().rev().take(5).collect();
+        anyhow::anyhow!(
+            "{e}; postgres said: {}",
+            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+        )
+    })
+}
+
 impl PgServer {
     /// `PANTAU_DATABASE_URL` if set, else a fresh server.
     pub async fn start() -> anyhow::Result<Self> {
@@ -142,39 +181,20 @@ impl PgServer {
             ],
         )?;
         let log = dir.path().join("pg.log");
+        let opts = |port: u16| {
+            format!(
+                "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+                dir.path().display()
+            )
+        };
         // The free port can be taken by another test's server before this
         // one binds it: start again on another, a few times, before giving
         // up with what PostgreSQL said.
         let mut port = crate::free_port();
         for attempt in 1..=3 {
-            let opts = format!(
-                "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-                dir.path().display()
-            );
-            let started = run_as(
-                user.as_deref(),
-                &pg_bin("pg_ctl"),
-                &[
-                    "-D",
-                    &data_s,
-                    "-o",
-                    &opts,
-                    "-l",
-                    &log.to_string_lossy(),
-                    "-w",
-                    "start",
-                ],
-            );
-            match started {
+            match pg_ctl_start(user.as_deref(), &data, &opts(port), &log) {
                 Ok(()) => break,
-                Err(e) if attempt == 3 => {
-                    let said = std::fs::read_to_string(&log).unwrap_or_default();
-                    let tail: Vec<&str> = said.lines().rev().take(5).collect();
-                    bail!(
-                        "{e}; postgres said: {}",
-                        tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-                    );
-                }
+                Err(e) if attempt == 3 => return Err(e),
                 Err(e) => {
                     tracing::warn!(port, error = %e, "postgres did not start; trying another port");
                     port = crate::free_port();
@@ -183,17 +203,66 @@ impl PgServer {
         }
         let url = format!("postgres://pantau@127.0.0.1:{port}/postgres");
         let server = Self {
-            url: url.clone(),
-            owned: Some((data, dir, user)),
+            url,
+            owned: Some(Owned {
+                data,
+                opts: opts(port),
+                log,
+                user,
+                running: true,
+                _dir: dir,
+            }),
         };
+        server.wait_ready().await?;
+        Ok(server)
+    }
+
+    /// Waits until the server accepts connections.
+    async fn wait_ready(&self) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while sqlx::PgConnection::connect(&url).await.is_err() {
+        while sqlx::PgConnection::connect(&self.url).await.is_err() {
             if Instant::now() > deadline {
-                bail!("postgres did not become ready on {url}");
+                bail!("postgres did not become ready on {}", self.url);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Ok(server)
+        Ok(())
+    }
+
+    /// Stops our server the way an operator restarts one (`pg_ctl stop -m
+    /// fast`: sessions are disconnected, transactions in flight roll back),
+    /// keeping its data dir and port for [`PgServer::start_again`]. Fails on
+    /// a shared server (`PANTAU_DATABASE_URL`), which is not ours to stop.
+    pub fn stop(&mut self) -> anyhow::Result<()> {
+        let Some(owned) = self.owned.as_mut().filter(|o| o.running) else {
+            bail!("this PostgreSQL server is not ours to stop or is stopped already");
+        };
+        run_as(
+            owned.user.as_deref(),
+            &pg_bin("pg_ctl"),
+            &[
+                "-D",
+                &owned.data.to_string_lossy(),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ],
+        )?;
+        owned.running = false;
+        Ok(())
+    }
+
+    /// Starts a server stopped by [`PgServer::stop`] again, on the same
+    /// port and data dir, and waits until it accepts connections (clients
+    /// reconnect to the same URL).
+    pub async fn start_again(&mut self) -> anyhow::Result<()> {
+        let Some(owned) = self.owned.as_mut().filter(|o| !o.running) else {
+            bail!("this PostgreSQL server is not ours to start or is running already");
+        };
+        pg_ctl_start(owned.user.as_deref(), &owned.data, &owned.opts, &owned.log)?;
+        owned.running = true;
+        self.wait_ready().await
     }
 
     /// Creates an empty database with a unique name.
@@ -220,11 +289,19 @@ impl PgServer {
 
 impl Drop for PgServer {
     fn drop(&mut self) {
-        if let Some((data, _dir, user)) = self.owned.take() {
+        // Stopped or not (a failed start may have left one running): a stop
+        // of a stopped server only fails.
+        if let Some(owned) = self.owned.take() {
             let _ = run_as(
-                user.as_deref(),
+                owned.user.as_deref(),
                 &pg_bin("pg_ctl"),
-                &["-D", &data.to_string_lossy(), "-m", "immediate", "stop"],
+                &[
+                    "-D",
+                    &owned.data.to_string_lossy(),
+                    "-m",
+                    "immediate",
+                    "stop",
+                ],
             );
         }
     }
