@@ -14,7 +14,7 @@ BUF := npx --yes @bufbuild/buf@1
 # new package's scripts (and --upgrade would delete bin/nats-server).
 PY_TEST_DEPS := nats-py==2.16.0 grpcio-tools==1.85.1 grpcio==1.85.1 protobuf==7.36.2 kubernetes-validate==1.37.0 jsonschema==4.26.0 PyYAML==6.0.3
 
-.PHONY: help run stop cluster cluster-stop test bench lint fmt proto-lint clean-data app fuzz
+.PHONY: help run stop cluster cluster-stop test bench bench-growth lint fmt proto-lint clean-data app fuzz
 
 help:
 	@echo "make run         build and start NATS, PostgreSQL and the services (Ctrl-C stops)"
@@ -64,6 +64,13 @@ fuzz:
 bench:
 	@. scripts/tools.sh nats pg
 	cargo run --release -p pantau-bench
+
+# One bench run per province size (PANTAU_BENCH_SIZES, default 2000,20000,100000):
+# one JSON document on stdout, a Markdown table of how cost grows on stderr.
+bench-growth:
+	@. scripts/tools.sh nats pg
+	cargo build --release -p pantau-bench
+	PANTAU_BENCH_BIN="$${CARGO_TARGET_DIR:-target}/release/pantau-bench" python3 scripts/bench-growth.py
 
 lint:
 	cargo fmt --all -- --check

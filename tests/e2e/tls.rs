@@ -4,7 +4,6 @@
 //! given its `PANTAU_NATS_TLS_*` and `PANTAU_TLS_*` settings. Certificates
 //! come from a throwaway CA made for the test.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -12,7 +11,7 @@ use pantau_platform::Settings;
 use pantau_platform::nats::NatsSettings;
 use pantau_platform::tls::GrpcTls;
 use pantau_proto::identity::v1::{self as id, identity_service_client::IdentityServiceClient};
-use pantau_testkit::PgServer;
+use pantau_testkit::{NatsServer, PgServer};
 use prost::Message;
 use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
 
@@ -71,49 +70,24 @@ impl Pki {
 /// certificate the test CA signed.
 struct TlsNats {
     url: String,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for TlsNats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    _server: NatsServer,
 }
 
 impl TlsNats {
     async fn start(pki: &Pki) -> anyhow::Result<TlsNats> {
-        let dir = tempfile::tempdir().context("failed to create nats temp dir")?;
-        let port = pantau_testkit::free_port();
-        let conf = dir.path().join("nats.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listen: 127.0.0.1:{port}\njetstream {{\n  store_dir: \"{}\"\n}}\n\
-                 tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n  ca_file: \"{}\"\n  verify: true\n}}\n",
-                dir.path().join("js").display(),
-                pki.path("cert.pem"),
-                pki.path("key.pem"),
-                pki.path("ca.pem"),
-            ),
-        )?;
-        let bin = std::env::var("PANTAU_NATS_SERVER_BIN")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|_| pantau_testkit::workspace_root().join(".tools/bin/nats-server"));
-        let child = Command::new(&bin)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("failed to start {}", bin.display()))?;
-        let server = TlsNats {
-            url: format!("nats://127.0.0.1:{port}"),
-            child,
-            _dir: dir,
+        let server = NatsServer::spawn_with(&format!(
+            "tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n  ca_file: \"{}\"\n  verify: true\n}}\n",
+            pki.path("cert.pem"),
+            pki.path("key.pem"),
+            pki.path("ca.pem"),
+        ))
+        .await?;
+        let nats = TlsNats {
+            url: server.url.clone(),
+            _server: server,
         };
-        let settings = server.settings(pki)?;
+        // Listening; JetStream answers a client that speaks TLS soon after.
+        let settings = nats.settings(pki)?;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let ready = match pantau_platform::nats::connect(&settings).await {
@@ -125,7 +99,7 @@ impl TlsNats {
                 Err(e) => Err(e.into()),
             };
             match ready {
-                Ok(()) => return Ok(server),
+                Ok(()) => return Ok(nats),
                 Err(e) if Instant::now() > deadline => {
                     bail!("nats-server with TLS did not become ready at {settings}: {e}")
                 }

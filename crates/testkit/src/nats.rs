@@ -9,6 +9,11 @@ use anyhow::{Context, bail};
 
 pub struct NatsServer {
     pub url: String,
+    /// Our server's client port (0 for a server named by `PANTAU_NATS_URL`).
+    port: u16,
+    /// Whether it takes plaintext clients, so readiness can be asked over
+    /// JetStream (a TLS server is ready once it listens).
+    plaintext: bool,
     child: Option<Child>,
     /// The config (port, store dir) a restart runs on again; `None` for a
     /// server named by `PANTAU_NATS_URL`, which is not ours.
@@ -33,6 +38,8 @@ impl NatsServer {
         if let Ok(url) = std::env::var("PANTAU_NATS_URL") {
             return Ok(Self {
                 url,
+                port: 0,
+                plaintext: true,
                 child: None,
                 conf: None,
                 _dir: None,
@@ -43,26 +50,44 @@ impl NatsServer {
 
     /// A fresh server; `durable` selects `sync_interval: always`.
     pub async fn spawn(durable: bool) -> anyhow::Result<Self> {
+        let sync = if durable { "sync_interval: always" } else { "" };
+        Self::configured(sync, "", true).await
+    }
+
+    /// A fresh server whose config also holds `extra`, such as a `tls { }`
+    /// block; ready once it listens, since a TLS server refuses the
+    /// plaintext client that would ask JetStream.
+    pub async fn spawn_with(extra: &str) -> anyhow::Result<Self> {
+        Self::configured("", extra, false).await
+    }
+
+    async fn configured(jetstream: &str, extra: &str, plaintext: bool) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("failed to create nats temp dir")?;
         let port = crate::free_port();
         let conf = dir.path().join("nats.conf");
-        let sync = if durable { "sync_interval: always" } else { "" };
         std::fs::write(
             &conf,
             format!(
-                "listen: 127.0.0.1:{port}\njetstream {{\n  store_dir: \"{}\"\n  {sync}\n}}\n",
+                "listen: 127.0.0.1:{port}\njetstream {{\n  store_dir: \"{}\"\n  {jetstream}\n}}\n{extra}\n",
                 dir.path().join("js").display()
             ),
         )?;
         let url = format!("nats://127.0.0.1:{port}");
         let mut server = Self {
             url,
+            port,
+            plaintext,
             child: None,
             conf: Some(conf),
             _dir: Some(dir),
         };
         server.run().await?;
         Ok(server)
+    }
+
+    /// Our server's client port (0 for one named by `PANTAU_NATS_URL`).
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// Runs nats-server on our config and waits until JetStream answers.
@@ -86,7 +111,14 @@ impl NatsServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Ok(client) = async_nats::connect(&self.url).await {
+            if !self.plaintext {
+                if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                    .await
+                    .is_ok()
+                {
+                    return Ok(());
+                }
+            } else if let Ok(client) = async_nats::connect(&self.url).await {
                 // JetStream is ready once the account info answers.
                 let js = async_nats::jetstream::new(client);
                 if js.query_account().await.is_ok() {

@@ -2,30 +2,15 @@
 //! (and, verifying clients, the CA), and services' clients connecting as
 //! their settings say (`PANTAU_NATS_TLS_*`).
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use async_nats::jetstream;
 use pantau_platform::nats::{NatsSettings, connect};
 
+use pantau_testkit::NatsServer;
+
 use crate::pki::{self, Pki};
-
-/// A nats-server with JetStream in a temp dir, on a free port; TLS with the
-/// test CA's server certificate, or plaintext.
-struct Nats {
-    port: u16,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[derive(Clone, Copy, PartialEq)]
 enum Tls {
@@ -35,84 +20,27 @@ enum Tls {
     VerifyClients,
 }
 
-fn binary() -> PathBuf {
-    if let Ok(p) = std::env::var("PANTAU_NATS_SERVER_BIN") {
-        return PathBuf::from(p);
-    }
-    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/bin/nats-server");
-    if local.exists() {
-        local
+/// A nats-server with JetStream on a free port: TLS with the test CA's
+/// server certificate, or plaintext.
+async fn nats(pki: &Pki, tls: Tls) -> anyhow::Result<NatsServer> {
+    let verify = if tls == Tls::VerifyClients {
+        format!(
+            "  ca_file: \"{}\"\n  verify: true\n",
+            pki.path(pki::CA).display()
+        )
     } else {
-        PathBuf::from("nats-server")
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-impl Nats {
-    async fn start(pki: &Pki, tls: Tls) -> anyhow::Result<Nats> {
-        let dir = tempfile::tempdir().context("failed to create nats temp dir")?;
-        let port = free_port()?;
-        let tls_block = match tls {
-            Tls::Off => String::new(),
-            Tls::On | Tls::VerifyClients => {
-                let verify = if tls == Tls::VerifyClients {
-                    format!(
-                        "  ca_file: \"{}\"\n  verify: true\n",
-                        pki.path(pki::CA).display()
-                    )
-                } else {
-                    String::new()
-                };
-                format!(
-                    "tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n{verify}  timeout: 2\n}}\n",
-                    pki.path(pki::SERVER).display(),
-                    pki.path(pki::SERVER_KEY).display(),
-                )
-            }
-        };
-        let conf = dir.path().join("nats.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listen: 127.0.0.1:{port}\njetstream {{\n  store_dir: \"{}\"\n}}\n{tls_block}",
-                dir.path().join("js").display()
-            ),
-        )?;
-        let bin = binary();
-        let child = Command::new(&bin)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("failed to start {}", bin.display()))?;
-        let server = Nats {
-            port,
-            child,
-            _dir: dir,
-        };
-        // Ready once it takes connections; JetStream is waited for by
-        // `append_and_read`.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        String::new()
+    };
+    match tls {
+        Tls::Off => NatsServer::spawn_with("").await,
+        Tls::On | Tls::VerifyClients => {
+            NatsServer::spawn_with(&format!(
+                "tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n{verify}  timeout: 2\n}}\n",
+                pki.path(pki::SERVER).display(),
+                pki.path(pki::SERVER_KEY).display(),
+            ))
             .await
-            .is_err()
-        {
-            if Instant::now() > deadline {
-                bail!("nats-server did not listen on {port}");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Ok(server)
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
     }
 }
 
@@ -159,13 +87,13 @@ async fn append_and_read(settings: &NatsSettings) -> anyhow::Result<()> {
 async fn a_service_trusting_the_nats_ca_appends_and_reads_over_tls_and_one_without_it_is_refused()
 -> anyhow::Result<()> {
     let pki = Pki::new()?;
-    let nats = Nats::start(&pki, Tls::On).await?;
-    let url = nats.url();
+    let nats = nats(&pki, Tls::On).await?;
+    let url = nats.url.clone();
 
     let trusting = settings(&pki, &url, &[("PANTAU_NATS_TLS_CA", pki::CA)])?;
     append_and_read(&trusting).await?;
     // A tls:// URL, by name: the certificate names localhost as well.
-    let by_name = format!("tls://localhost:{}", nats.port);
+    let by_name = format!("tls://localhost:{}", nats.port());
     append_and_read(&settings(
         &pki,
         &by_name,
@@ -191,11 +119,11 @@ async fn a_service_trusting_the_nats_ca_appends_and_reads_over_tls_and_one_witho
 #[tokio::test]
 async fn a_client_given_a_nats_ca_never_falls_back_to_plaintext() -> anyhow::Result<()> {
     let pki = Pki::new()?;
-    let plain = Nats::start(&pki, Tls::Off).await?;
-    append_and_read(&settings(&pki, &plain.url(), &[])?).await?;
+    let plain = nats(&pki, Tls::Off).await?;
+    append_and_read(&settings(&pki, &plain.url.clone(), &[])?).await?;
     let err = connect(&settings(
         &pki,
-        &plain.url(),
+        &plain.url.clone(),
         &[("PANTAU_NATS_TLS_CA", pki::CA)],
     )?)
     .await
@@ -209,8 +137,8 @@ async fn a_client_given_a_nats_ca_never_falls_back_to_plaintext() -> anyhow::Res
 async fn a_nats_server_verifying_clients_takes_a_service_with_its_certificate_and_refuses_one_without()
 -> anyhow::Result<()> {
     let pki = Pki::new()?;
-    let nats = Nats::start(&pki, Tls::VerifyClients).await?;
-    let url = nats.url();
+    let nats = nats(&pki, Tls::VerifyClients).await?;
+    let url = nats.url.clone();
 
     let with_cert = settings(
         &pki,
