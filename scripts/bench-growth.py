@@ -274,13 +274,44 @@ def markdown(entries, rows):
     return "\n".join(lines)
 
 
+def combine(parts):
+    """Runs of one size that measured different parts (PANTAU_BENCH_ONLY) as one entry.
+
+    Each part's figures come from the first run that has them; the ceilings
+    (raw NATS and PostgreSQL) are the first run's, and every run's own ceilings
+    stay in `parts` so a figure can still be read beside those of its run."""
+    if len(parts) == 1:
+        return parts[0]
+    report = {}
+    for p in parts:
+        for key, value in (p.get("report") or {}).items():
+            if report.get(key) is None:  # a part a run skipped is null
+                report[key] = value
+    onlys = [p.get("only") for p in parts]
+    return {
+        "workers": parts[0]["workers"],
+        "seconds": round(sum(p["seconds"] for p in parts), 1),
+        "env": parts[0]["env"],
+        "only": None if None in onlys else ",".join(onlys),
+        "report": report,
+        "error": "; ".join(p["error"] for p in parts if p.get("error")) or None,
+        "parts": [
+            {"only": p.get("only"), "seconds": p["seconds"],
+             "raw_nats": (p.get("report") or {}).get("raw_nats"),
+             "raw_postgres": (p.get("report") or {}).get("raw_postgres")}
+            for p in parts
+        ],
+    }
+
+
 def merge(paths):
     """`--merge a.json b.json ...`: one document (and table) from earlier runs' outputs."""
-    entries = []
+    by_size = {}
     for path in paths:
         with open(path) as f:
-            entries.extend(json.load(f)["sizes"])
-    entries.sort(key=lambda e: e["workers"])
+            for e in json.load(f)["sizes"]:
+                by_size.setdefault(e["workers"], []).append(e)
+    entries = [combine(parts) for _, parts in sorted(by_size.items())]
     rows = growth(entries)
     print(json.dumps({"sizes": entries, "growth": rows}, indent=2))
     sys.stdout.flush()
