@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod domain_error;
 pub mod grpc;
+pub mod health;
 pub mod metrics;
 pub mod nats;
 pub mod ratelimit;

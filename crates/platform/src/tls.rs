@@ -139,7 +139,7 @@ impl CertifiedKey {
 
     /// As tonic takes it (cloned: tonic's `Identity` prints its key in
     /// `Debug`, so it lives only as long as a TLS config is being built).
-    fn identity(&self) -> Identity {
+    pub(crate) fn identity(&self) -> Identity {
         Identity::from_pem(self.cert.pem(), self.key.pem())
     }
 }
@@ -230,7 +230,7 @@ impl GrpcTls {
 }
 
 /// An error and its sources, `: `-joined (tonic's own message is generic).
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -12,6 +12,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    pantau_platform::health::dispatch("pantau-activity", DEFAULTS, "PANTAU_ACTIVITY_ADDR").await;
     let _telemetry = pantau_platform::telemetry::init("pantau-activity")?;
     let settings = pantau_platform::Settings::load(DEFAULTS)?;
     tracing::info!(settings = %settings.describe(), "starting");

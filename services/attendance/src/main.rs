@@ -11,6 +11,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    pantau_platform::health::dispatch("pantau-attendance", DEFAULTS, "PANTAU_ATTENDANCE_ADDR")
+        .await;
     let _telemetry = pantau_platform::telemetry::init("pantau-attendance")?;
     let settings = pantau_platform::Settings::load(DEFAULTS)?;
     tracing::info!(settings = %settings.describe(), "starting");

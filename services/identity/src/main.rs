@@ -11,6 +11,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    pantau_platform::health::dispatch("pantau-identity", DEFAULTS, "PANTAU_IDENTITY_ADDR").await;
     let _telemetry = pantau_platform::telemetry::init("pantau-identity")?;
     let settings = pantau_platform::Settings::load(DEFAULTS)?;
     tracing::info!(settings = %settings.describe(), "starting");

@@ -11,6 +11,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    pantau_platform::health::dispatch("pantau-reporting", DEFAULTS, "PANTAU_REPORTING_ADDR").await;
     let _telemetry = pantau_platform::telemetry::init("pantau-reporting")?;
     let settings = pantau_platform::Settings::load(DEFAULTS)?;
     tracing::info!(settings = %settings.describe(), "starting");

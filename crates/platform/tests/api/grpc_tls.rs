@@ -4,52 +4,14 @@
 
 use std::time::Duration;
 
-use pantau_platform::Settings;
-use pantau_platform::grpc::spawn_server;
-use pantau_platform::shutdown::Shutdown;
 use pantau_platform::tls::GrpcTls;
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::ServingStatus;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
 use crate::pki::{self, Pki};
-
-/// A server as a service starts it with `settings`.
-struct Server {
-    port: u16,
-    shutdown: Shutdown,
-    task: JoinHandle<()>,
-}
-
-impl Server {
-    async fn start(settings: &Settings) -> anyhow::Result<Server> {
-        let tls = GrpcTls::from_settings(settings)?;
-        let shutdown = Shutdown::new();
-        let (addr, task) = spawn_server(
-            TcpListener::bind("127.0.0.1:0").await?,
-            "pantau.test.v1.TestService",
-            tonic::service::Routes::default(),
-            false,
-            &tls,
-            shutdown.clone(),
-        )
-        .await?;
-        Ok(Server {
-            port: addr.port(),
-            shutdown,
-            task,
-        })
-    }
-
-    async fn stop(self) -> anyhow::Result<()> {
-        self.shutdown.trigger();
-        tokio::time::timeout(Duration::from_secs(10), self.task).await??;
-        Ok(())
-    }
-}
+use crate::server::Server;
 
 /// The health check through `endpoint`: whether the server said SERVING.
 async fn healthy(endpoint: Endpoint) -> anyhow::Result<()> {
@@ -82,12 +44,15 @@ fn plaintext(port: u16) -> anyhow::Result<Endpoint> {
 async fn a_grpc_server_with_a_certificate_answers_clients_trusting_its_ca_and_refuses_plaintext()
 -> anyhow::Result<()> {
     let pki = Pki::new()?;
-    let server = Server::start(&pki.settings(&[
-        ("PANTAU_TLS_CERT", pki::SERVER),
-        ("PANTAU_TLS_KEY", pki::SERVER_KEY),
-    ])?)
+    let server = Server::start(
+        "127.0.0.1:0",
+        &pki.settings(&[
+            ("PANTAU_TLS_CERT", pki::SERVER),
+            ("PANTAU_TLS_KEY", pki::SERVER_KEY),
+        ])?,
+    )
     .await?;
-    let port = server.port;
+    let port = server.addr.port();
 
     for host in ["localhost", "127.0.0.1"] {
         let url = format!("https://{host}:{port}");
@@ -108,13 +73,16 @@ async fn a_grpc_server_with_a_certificate_answers_clients_trusting_its_ca_and_re
 async fn a_grpc_server_with_a_client_ca_answers_only_clients_presenting_a_certificate_it_signed()
 -> anyhow::Result<()> {
     let pki = Pki::new()?;
-    let server = Server::start(&pki.settings(&[
-        ("PANTAU_TLS_CERT", pki::SERVER),
-        ("PANTAU_TLS_KEY", pki::SERVER_KEY),
-        ("PANTAU_TLS_CLIENT_CA", pki::CA),
-    ])?)
+    let server = Server::start(
+        "127.0.0.1:0",
+        &pki.settings(&[
+            ("PANTAU_TLS_CERT", pki::SERVER),
+            ("PANTAU_TLS_KEY", pki::SERVER_KEY),
+            ("PANTAU_TLS_CLIENT_CA", pki::CA),
+        ])?,
+    )
     .await?;
-    let url = format!("https://localhost:{}", server.port);
+    let url = format!("https://localhost:{}", server.addr.port());
 
     healthy(client(
         &pki,

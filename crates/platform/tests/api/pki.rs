@@ -1,7 +1,8 @@
 //! A throwaway public-key infrastructure in a temp dir: a CA, a server
 //! certificate it signed for `localhost` and `127.0.0.1` (usable as a client
-//! certificate too, as a service's is), a client certificate it signed, and
-//! an unrelated CA with a client certificate of its own.
+//! certificate too, as a service's is), a client certificate and a wildcard
+//! server certificate it signed, and an unrelated CA with a
+//! client certificate of its own.
 
 use std::path::PathBuf;
 
@@ -24,6 +25,9 @@ pub const CLIENT_KEY: &str = "client-key.pem";
 pub const OTHER_CA: &str = "other-ca.pem";
 pub const STRANGER: &str = "stranger.pem";
 pub const STRANGER_KEY: &str = "stranger-key.pem";
+/// A server certificate for `*.pantau.test` only, as a cluster's may be.
+pub const WILDCARD: &str = "wildcard.pem";
+pub const WILDCARD_KEY: &str = "wildcard-key.pem";
 
 fn ca(name: &str) -> anyhow::Result<(String, Issuer<'static, KeyPair>)> {
     let key = KeyPair::generate()?;
@@ -67,6 +71,8 @@ impl Pki {
             vec![ServerAuth, ClientAuth],
         )?;
         let (client, client_key) = leaf(&issuer, &["attendance"], vec![ClientAuth])?;
+        let (wildcard, wildcard_key) =
+            leaf(&issuer, &["*.pantau.test"], vec![ServerAuth, ClientAuth])?;
         let (other_pem, other) = ca("someone else's CA")?;
         let (stranger, stranger_key) = leaf(&other, &["stranger"], vec![ClientAuth])?;
         for (name, text) in [
@@ -78,6 +84,8 @@ impl Pki {
             (OTHER_CA, other_pem),
             (STRANGER, stranger),
             (STRANGER_KEY, stranger_key),
+            (WILDCARD, wildcard),
+            (WILDCARD_KEY, wildcard_key),
         ] {
             std::fs::write(dir.path().join(name), text)?;
         }

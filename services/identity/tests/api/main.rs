@@ -1,5 +1,6 @@
 //! IdentityService over gRPC against real NATS and PostgreSQL.
 
+mod health_probe;
 mod helpers;
 mod photos;
 mod scenarios;
