@@ -11,41 +11,22 @@ use pantau_platform::Settings;
 use pantau_platform::nats::NatsSettings;
 use pantau_platform::tls::GrpcTls;
 use pantau_proto::identity::v1::{self as id, identity_service_client::IdentityServiceClient};
-use pantau_testkit::{NatsServer, PgServer};
+use pantau_testkit::{NatsServer, PgServer, TestPki};
 use prost::Message;
-use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
 
 use crate::common::{ADMIN_PASSWORD, agency_with_unit};
 
 /// A CA and one certificate it signed for `localhost` and `127.0.0.1`, for
-/// servers and clients alike (NATS's and the services'), in a temp dir.
-struct Pki {
-    dir: tempfile::TempDir,
-}
+/// servers and clients alike (NATS's and the services').
+struct Pki(TestPki);
 
 impl Pki {
     fn new() -> anyhow::Result<Pki> {
-        let dir = tempfile::tempdir()?;
-        let ca_key = KeyPair::generate()?;
-        let mut ca = CertificateParams::new(Vec::new())?;
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca_pem = ca.self_signed(&ca_key)?.pem();
-        let issuer = Issuer::new(ca, ca_key);
-        let key = KeyPair::generate()?;
-        let mut leaf = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])?;
-        leaf.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ];
-        let cert = leaf.signed_by(&key, &issuer)?;
-        std::fs::write(dir.path().join("ca.pem"), ca_pem)?;
-        std::fs::write(dir.path().join("cert.pem"), cert.pem())?;
-        std::fs::write(dir.path().join("key.pem"), key.serialize_pem())?;
-        Ok(Pki { dir })
+        Ok(Pki(TestPki::new(&["localhost", "127.0.0.1"])?))
     }
 
     fn path(&self, file: &str) -> String {
-        self.dir.path().join(file).display().to_string()
+        self.0.file(file)
     }
 
     /// Settings as a service reads them from its environment: `(key, value)`

@@ -12,10 +12,12 @@
 
 mod nats;
 mod nats_cluster;
+pub mod pki;
 mod postgres;
 
 pub use nats::NatsServer;
 pub use nats_cluster::{ClusterNode, NatsCluster};
+pub use pki::TestPki;
 pub use postgres::{PgServer, TestDatabase};
 
 use std::net::TcpListener;

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use pantau_platform::Settings;
+use pantau_platform::tls::{self, GrpcTls};
 
 use crate::{client, import, list, qr, scores, sim};
 
@@ -62,8 +64,36 @@ pub struct Cli {
         hide_default_value = true
     )]
     pub password: String,
+    /// CA certificate (PEM file) trusted for `https://` service URLs.
+    #[arg(long, global = true, env = "PANTAU_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+    /// Client certificate (PEM file), presented to services that require
+    /// one (mutual TLS). Needs --tls-key.
+    #[arg(long, global = true, env = "PANTAU_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM file) of --tls-cert.
+    #[arg(long, global = true, env = "PANTAU_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// TLS for the `https://` service URLs: the files are read (and
+    /// checked) here, so a wrong path stops the command before it calls
+    /// anything.
+    pub fn tls(&self) -> anyhow::Result<GrpcTls> {
+        let env: Vec<(String, String)> = [
+            (tls::CA, &self.tls_ca),
+            (tls::CERT, &self.tls_cert),
+            (tls::KEY, &self.tls_key),
+        ]
+        .into_iter()
+        .filter_map(|(key, path)| Some((key.to_owned(), path.as_ref()?.display().to_string())))
+        .collect();
+        let settings = Settings::from_sources(&[], &env)?;
+        GrpcTls::from_settings(&settings).map_err(|e| anyhow::anyhow!("TLS: {e}"))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,6 +110,10 @@ pub enum Command {
     /// Monthly scores: reports, closing a month, rebuilding a closed one.
     #[command(subcommand)]
     Scores(Scores),
+    /// Sign in and print the access token, for HTTP clients: the
+    /// reporting dashboard's leader view, or
+    /// `curl -H "Authorization: Bearer $(pantau token)" ...`.
+    Token,
     /// Write a synthetic province through the APIs, or evaluate the fraud
     /// detectors against one.
     ///
@@ -89,10 +123,6 @@ pub enum Command {
     /// makes every call those people would make at its simulated moment. The
     /// cluster must run with PANTAU_DEV_CLOCK=true (`make run` does). The
     /// ground truth goes to --truth for `pantau sim evaluate`.
-    /// Sign in and print the access token, for HTTP clients: the
-    /// reporting dashboard's leader view, or
-    /// `curl -H "Authorization: Bearer $(pantau token)" ...`.
-    Token,
     #[command(after_help = "Examples:\n  \
         pantau sim --workers 2000 --fraud-rate 0.02 --truth sim-truth.json\n  \
         pantau sim evaluate --truth sim-truth.json --check")]
@@ -221,6 +251,7 @@ pub struct AgencyMonth {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let tls = cli.tls()?;
     if let Command::Sim(args) = cli.command {
         let urls = sim::Urls {
             identity: cli.identity,
@@ -228,10 +259,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             activity: cli.activity,
             scoring: cli.scoring,
             fraud: cli.fraud,
+            tls,
         };
         return sim::run(&urls, (cli.login, cli.password), args).await;
     }
-    let mut session = client::connect(&cli.identity, &cli.login, &cli.password).await?;
+    let mut session = client::connect(&cli.identity, &cli.login, &cli.password, tls).await?;
     let client = &mut session.identity;
     match cli.command {
         Command::Workers(Workers::Import {

@@ -1,7 +1,8 @@
 //! A signed-in session: the identity service client, and the same access
 //! token for the other services.
 
-use anyhow::Context;
+use anyhow::{Context, bail};
+use pantau_platform::tls::GrpcTls;
 use pantau_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
 use pantau_proto::identity::v1::LoginRequest;
 use pantau_proto::identity::v1::identity_service_client::IdentityServiceClient;
@@ -9,7 +10,7 @@ use pantau_proto::scoring::v1::scoring_service_client::ScoringServiceClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Request, Status};
 
 /// Import responses list every rejected row, which can exceed tonic's 4 MiB
@@ -24,12 +25,13 @@ pub type Scoring = ScoringServiceClient<InterceptedService<Channel, Bearer>>;
 pub struct Session {
     pub identity: Client,
     bearer: Bearer,
+    tls: GrpcTls,
 }
 
 impl Session {
     /// Connects to the attendance service at `url` with this session's token.
     pub async fn attendance(&self, url: &str) -> anyhow::Result<Attendance> {
-        let channel = channel(url, "attendance").await?;
+        let channel = channel(url, "attendance", &self.tls).await?;
         Ok(AttendanceServiceClient::with_interceptor(
             channel,
             self.bearer.clone(),
@@ -47,7 +49,7 @@ impl Session {
 
     /// Connects to the scoring service at `url` with this session's token.
     pub async fn scoring(&self, url: &str) -> anyhow::Result<Scoring> {
-        let channel = channel(url, "scoring").await?;
+        let channel = channel(url, "scoring", &self.tls).await?;
         Ok(ScoringServiceClient::with_interceptor(
             channel,
             self.bearer.clone(),
@@ -66,8 +68,16 @@ impl Interceptor for Bearer {
     }
 }
 
-async fn channel(url: &str, service: &str) -> anyhow::Result<Channel> {
-    Endpoint::from_shared(url.to_owned())
+/// A connection to the `service` at `url`, over TLS with `tls` when the URL
+/// is `https://`.
+pub async fn channel(url: &str, service: &str, tls: &GrpcTls) -> anyhow::Result<Channel> {
+    if url.starts_with("https://") && tls.ca.is_none() {
+        bail!(
+            "the {service} service URL {url} is https://: give the CA that signed its \
+             certificate with --tls-ca (or PANTAU_TLS_CA)"
+        );
+    }
+    tls.endpoint(url)
         .with_context(|| format!("invalid {service} service URL {url:?}"))?
         .connect()
         .await
@@ -75,8 +85,13 @@ async fn channel(url: &str, service: &str) -> anyhow::Result<Channel> {
 }
 
 /// Connects to the identity service at `url` and signs in.
-pub async fn connect(url: &str, login: &str, password: &str) -> anyhow::Result<Session> {
-    let channel = channel(url, "identity").await?;
+pub async fn connect(
+    url: &str,
+    login: &str,
+    password: &str,
+    tls: GrpcTls,
+) -> anyhow::Result<Session> {
+    let channel = channel(url, "identity", &tls).await?;
     let token = IdentityServiceClient::new(channel.clone())
         .login(LoginRequest {
             login_id: login.to_owned(),
@@ -94,7 +109,11 @@ pub async fn connect(url: &str, login: &str, password: &str) -> anyhow::Result<S
     let identity = IdentityServiceClient::with_interceptor(channel, bearer.clone())
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
-    Ok(Session { identity, bearer })
+    Ok(Session {
+        identity,
+        bearer,
+        tls,
+    })
 }
 
 /// The gRPC message of a failed call, with its code.

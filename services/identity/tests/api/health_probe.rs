@@ -11,31 +11,10 @@ use pantau_identity::app;
 use pantau_identity::config::Config;
 use pantau_platform::Settings;
 use pantau_platform::tls::GrpcTls;
-use pantau_testkit::{NatsServer, PgServer};
-use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
+use pantau_testkit::pki::{CA, CERT, KEY};
+use pantau_testkit::{NatsServer, PgServer, TestPki};
 
 use crate::helpers::ADMIN_PASSWORD;
-
-/// A CA and a certificate it signed for a cluster name only (as a
-/// Kubernetes Service's would be), usable by server and client.
-fn pki(dir: &std::path::Path) -> anyhow::Result<()> {
-    let ca_key = KeyPair::generate()?;
-    let mut ca = CertificateParams::new(Vec::new())?;
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_pem = ca.self_signed(&ca_key)?.pem();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate()?;
-    let mut leaf = CertificateParams::new(vec!["identity.pantau.svc".to_owned()])?;
-    leaf.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ServerAuth,
-        ExtendedKeyUsagePurpose::ClientAuth,
-    ];
-    let cert = leaf.signed_by(&key, &issuer)?;
-    std::fs::write(dir.join("ca.pem"), ca_pem)?;
-    std::fs::write(dir.join("cert.pem"), cert.pem())?;
-    std::fs::write(dir.join("key.pem"), key.serialize_pem())?;
-    Ok(())
-}
 
 /// `pantau-identity health` with exactly `env` as its PANTAU_* settings.
 async fn probe(env: &[(String, String)]) -> anyhow::Result<Output> {
@@ -92,17 +71,16 @@ fn said(out: &Output) -> String {
 async fn the_health_command_and_the_image_healthcheck_answer_serving_in_plaintext_and_over_mutual_tls()
 -> anyhow::Result<()> {
     pantau_testkit::init_logs();
-    let dir = tempfile::tempdir()?;
-    pki(dir.path())?;
-    let file = |name: &str| dir.path().join(name).display().to_string();
+    // A cluster name only, as a Kubernetes Service's certificate has.
+    let pki = TestPki::new(&["identity.pantau.svc"])?;
     let tls: Vec<(String, String)> = vec![
-        ("PANTAU_TLS_CERT".into(), file("cert.pem")),
-        ("PANTAU_TLS_KEY".into(), file("key.pem")),
-        ("PANTAU_TLS_CLIENT_CA".into(), file("ca.pem")),
+        ("PANTAU_TLS_CERT".into(), pki.file(CERT)),
+        ("PANTAU_TLS_KEY".into(), pki.file(KEY)),
+        ("PANTAU_TLS_CLIENT_CA".into(), pki.file(CA)),
     ];
     let nats = NatsServer::start().await?;
     let pg = PgServer::start().await?;
-    let bin = image_bin(dir.path())?;
+    let bin = image_bin(&pki.path("image"))?;
 
     // In plaintext, the script asks over gRPC-Web itself.
     let plain = app::start(Config::in_process(&nats.url, &pg.url, ADMIN_PASSWORD)).await?;

@@ -15,8 +15,10 @@ use pantau_proto::attendance::v1::attendance_service_client::AttendanceServiceCl
 use pantau_proto::identity::v1::LoginRequest;
 use pantau_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use pantau_proto::scoring::v1::scoring_service_client::ScoringServiceClient;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
+
+use crate::client::channel;
 
 /// gRPC metadata carrying a call's simulated time (the services' dev clock).
 pub const SIM_TIME_HEADER: &str = "x-pantau-sim-time";
@@ -90,14 +92,6 @@ pub struct Cluster {
     failures: Mutex<Failures>,
 }
 
-pub async fn channel(url: &str, service: &str) -> anyhow::Result<Channel> {
-    Endpoint::from_shared(url.to_owned())
-        .with_context(|| format!("invalid {service} service URL {url:?}"))?
-        .connect()
-        .await
-        .with_context(|| format!("failed to connect to the {service} service at {url}"))
-}
-
 /// The login id of a simulated agency's admin account.
 pub fn agency_admin_login(agency: &str) -> String {
     format!("kadis-{agency}")
@@ -110,12 +104,16 @@ impl Cluster {
         worker_password: String,
     ) -> anyhow::Result<Cluster> {
         let cluster = Cluster {
-            identity: IdentityServiceClient::new(channel(&urls.identity, "identity").await?),
-            attendance: AttendanceServiceClient::new(
-                channel(&urls.attendance, "attendance").await?,
+            identity: IdentityServiceClient::new(
+                channel(&urls.identity, "identity", &urls.tls).await?,
             ),
-            activity: ActivityServiceClient::new(channel(&urls.activity, "activity").await?),
-            scoring: ScoringServiceClient::new(channel(&urls.scoring, "scoring").await?),
+            attendance: AttendanceServiceClient::new(
+                channel(&urls.attendance, "attendance", &urls.tls).await?,
+            ),
+            activity: ActivityServiceClient::new(
+                channel(&urls.activity, "activity", &urls.tls).await?,
+            ),
+            scoring: ScoringServiceClient::new(channel(&urls.scoring, "scoring", &urls.tls).await?),
             admin,
             worker_password,
             tokens: Mutex::new(HashMap::new()),

@@ -40,6 +40,8 @@ pub struct Urls {
     pub activity: String,
     pub scoring: String,
     pub fraud: String,
+    /// For the `https://` URLs.
+    pub tls: pantau_platform::tls::GrpcTls,
 }
 
 #[derive(Debug, clap::Args)]
@@ -320,7 +322,8 @@ async fn evaluate(
     let truth: Truth = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a ground truth file", truth_path.display()))?;
     let c = Cluster::connect(urls, admin, String::new()).await?;
-    let mut f = FraudServiceClient::new(cluster::channel(&urls.fraud, "fraud").await?);
+    let mut f =
+        FraudServiceClient::new(crate::client::channel(&urls.fraud, "fraud", &urls.tls).await?);
     let run = fraud::RunDetectorsRequest {
         request_id: format!("sim-evaluate-{}", uuid::Uuid::new_v4()),
         month: truth.month.clone(),

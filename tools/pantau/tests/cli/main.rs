@@ -3,12 +3,14 @@
 //! reports what it imported, flagged and rejected, and rerunning the same
 //! file imports nothing new (`import`); `qr export` writes a scannable card
 //! per active worker (`qr`); `scores` closes a month, rebuilds it with
-//! corrected rules and accepts the rebuild as its next revision (`scores`).
+//! corrected rules and accepts the rebuild as its next revision (`scores`);
+//! it calls services over mutual TLS with `--tls-*` (`tls`).
 
 mod import;
 mod qr;
 mod scores;
 mod sim;
+mod tls;
 mod token;
 
 use std::time::Duration;
