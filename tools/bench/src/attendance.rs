@@ -20,8 +20,11 @@ use bytes::Bytes;
 use chrono::Utc;
 use futures::future::BoxFuture;
 use pantau_attendance::app::Running;
+use pantau_attendance::readmodel::AttendanceReadModel;
 use pantau_authn::{Claims, Issuer, SigningKeyPair, Verifier, verify_batch};
 use pantau_eventstore::{AppendMode, EventStore, Expected, NewEvent, StreamSpec, Upcasters};
+use pantau_platform::shutdown::Shutdown;
+use pantau_projection::{Runner, RunnerOptions};
 use pantau_proto::attendance::v1::{
     self as api, attendance_service_client::AttendanceServiceClient,
 };
@@ -33,7 +36,7 @@ use serde_json::{Value, json};
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-use crate::util::{CpuSample, authed, latency_ms, log, per_sec};
+use crate::util::{CpuSample, authed, latency_ms, log, per_sec, ratio, read_streams};
 
 const SCANNERS: usize = 20;
 const CEREMONY_SCANS: usize = 4_000;
@@ -232,6 +235,7 @@ pub async fn run(pg: &PgServer, checkins: usize) -> anyhow::Result<Value> {
     log(&format!(
         "attendance: read model caught up {read_model_seconds:?} s after the last check-out"
     ));
+    let partitioned = partitioned_catch_up(pg, &running, last).await?;
     running.stop().await;
     Ok(json!({
         "ceremony": ceremony,
@@ -242,8 +246,79 @@ pub async fn run(pg: &PgServer, checkins: usize) -> anyhow::Result<Value> {
         "check_in_open_loop": paced,
         "check_in_closed_loop": saturated,
         "read_model_caught_up_seconds": read_model_seconds,
+        "partitioned_catch_up": partitioned,
         "check_ins_per_sec": paced["per_sec"],
         "check_in_latency_ms": paced["latency_ms"],
+    }))
+}
+
+/// Partition counts the read model is built from nothing in.
+const PARTITION_COUNTS: [u32; 3] = [1, 2, 4];
+
+/// The attendance read model built from nothing, into a fresh database, by
+/// one instance applying it in 1, 2 and 4 partitions (one task each), beside
+/// an ordered consumer reading the same stream: what splitting the applying
+/// buys, with every partition still delivered every event.
+async fn partitioned_catch_up(
+    pg: &PgServer,
+    running: &Running,
+    last: u64,
+) -> anyhow::Result<Value> {
+    let store = &running.attendance.store;
+    log("attendance: raw consume of the attendance stream");
+    let (read, took) = read_streams(&[store]).await?;
+    let raw = per_sec(read as usize, took);
+    let mut runs = Vec::new();
+    let mut seconds = Vec::new();
+    for partitions in PARTITION_COUNTS {
+        let pool = pantau_platform::db::connect(
+            &pg.url,
+            &format!(
+                "bench_attendance_p{partitions}_{}",
+                uuid::Uuid::new_v4().simple()
+            ),
+            16,
+        )
+        .await?;
+        let shutdown = Shutdown::new();
+        let start = Instant::now();
+        let handle = Runner::new(
+            AttendanceReadModel,
+            pool.clone(),
+            store.clone(),
+            RunnerOptions {
+                partitions,
+                ..RunnerOptions::default()
+            },
+        )
+        .spawn(shutdown.clone())
+        .await?;
+        let caught_up = handle.wait_for(last, Duration::from_secs(900)).await;
+        let took = start.elapsed();
+        shutdown.trigger();
+        drop(pool);
+        ensure!(
+            caught_up,
+            "the read model in {partitions} partitions did not catch up within 900 s"
+        );
+        let rate = per_sec(last as usize, took);
+        log(&format!(
+            "attendance: read model of {last} events built in {partitions} partition(s) in {:.2} s ({rate:.0} events/s)",
+            took.as_secs_f64()
+        ));
+        seconds.push(took.as_secs_f64());
+        runs.push(json!({
+            "partitions": partitions,
+            "seconds": (took.as_secs_f64() * 100.0).round() / 100.0,
+            "events_per_sec": rate,
+            "vs_raw_consume": ratio(Some(rate), Some(raw)),
+        }));
+    }
+    Ok(json!({
+        "events": last,
+        "raw_consume_per_sec": raw,
+        "runs": runs,
+        "speedup_4_vs_1": ratio(seconds.first().copied(), seconds.last().copied()),
     }))
 }
 

@@ -26,7 +26,7 @@ pub fn latency_ms(h: &hdrhistogram::Histogram<u64>) -> Value {
     })
 }
 
-fn ratio(a: Option<f64>, b: Option<f64>) -> Value {
+pub fn ratio(a: Option<f64>, b: Option<f64>) -> Value {
     match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => json!((a / b * 1000.0).round() / 1000.0),
         _ => Value::Null,
