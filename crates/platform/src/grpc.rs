@@ -2,7 +2,7 @@
 //! reflection, tracing, graceful shutdown), an interceptor that carries the
 //! caller's trace context, and field violations for INVALID_ARGUMENT.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -17,6 +17,16 @@ use tonic_types::{ErrorDetails, StatusExt};
 use crate::clock::{SIM_TIME_HEADER, sync_with_request_time, with_request_time};
 use crate::shutdown::Shutdown;
 use crate::tls::GrpcTls;
+
+/// Where a process on this machine calls a server listening on `addr`:
+/// loopback when it listens on every address (`0.0.0.0`, `[::]`).
+pub fn dial_addr(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, addr.port()).into(),
+        IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, addr.port()).into(),
+        _ => addr,
+    }
+}
 
 /// Serves `routes` on `listener` in a spawned task until `shutdown` — over
 /// gRPC and, for browsers, gRPC-Web (HTTP/1.1 or HTTP/2) — beside
@@ -413,6 +423,14 @@ mod tests {
                 .to_owned()
         };
         (get("ran-at"), get("grpc-status"))
+    }
+
+    #[test]
+    fn a_server_listening_everywhere_is_dialled_on_loopback() {
+        let addr = |text: &str| -> SocketAddr { text.parse().expect("address") };
+        assert_eq!(dial_addr(addr("0.0.0.0:50052")), addr("127.0.0.1:50052"));
+        assert_eq!(dial_addr(addr("[::]:50052")), addr("[::1]:50052"));
+        assert_eq!(dial_addr(addr("10.1.2.3:50052")), addr("10.1.2.3:50052"));
     }
 
     #[tokio::test]

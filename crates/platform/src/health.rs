@@ -12,13 +12,13 @@
 //! presents that certificate, so a server requiring client certificates
 //! answers it too.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
+use tonic::transport::Endpoint;
 use tonic_health::ServingStatus;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
@@ -84,11 +84,7 @@ pub async fn dispatch(program: &str, defaults: &[(&str, &str)], addr_key: &str) 
     match command {
         Command::Serve => {}
         Command::Health => {
-            let settings = Settings::load(defaults).map_err(anyhow::Error::from);
-            let outcome = match settings {
-                Ok(settings) => probe(&settings, addr_key).await,
-                Err(e) => Err(e),
-            };
+            let outcome = async { probe(&Settings::load(defaults)?, addr_key).await }.await;
             if let Err(e) = outcome {
                 eprintln!("{program} health: {e:#}");
                 std::process::exit(1);
@@ -116,7 +112,7 @@ pub async fn probe(settings: &Settings, addr_key: &str) -> anyhow::Result<()> {
 /// Asks the server listening on `addr` (loopback when it listens on every
 /// address) whether it is serving, over TLS when `tls` has a certificate.
 pub async fn check(addr: SocketAddr, tls: &GrpcTls, timeout: Duration) -> anyhow::Result<()> {
-    let target = loopback(addr);
+    let target = crate::grpc::dial_addr(addr);
     let endpoint = endpoint(target, tls)?
         .connect_timeout(timeout)
         .timeout(timeout);
@@ -149,14 +145,6 @@ pub async fn check(addr: SocketAddr, tls: &GrpcTls, timeout: Duration) -> anyhow
     Ok(())
 }
 
-fn loopback(addr: SocketAddr) -> SocketAddr {
-    match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, addr.port()).into(),
-        IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, addr.port()).into(),
-        _ => addr,
-    }
-}
-
 fn endpoint(target: SocketAddr, tls: &GrpcTls) -> anyhow::Result<Endpoint> {
     let Some(identity) = &tls.identity else {
         return Ok(Endpoint::from_shared(format!("http://{target}"))?);
@@ -172,10 +160,7 @@ fn endpoint(target: SocketAddr, tls: &GrpcTls) -> anyhow::Result<Endpoint> {
     })?;
     let name = certificate_name(identity.cert.pem())
         .with_context(|| format!("{}: {}", tls::CERT, identity.cert.path().display()))?;
-    let config = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(trusted.pem()))
-        .domain_name(name)
-        .identity(identity.identity());
+    let config = tls.client_trusting(trusted).domain_name(name);
     Ok(Endpoint::from_shared(format!("https://{target}"))?.tls_config(config)?)
 }
 
@@ -258,17 +243,6 @@ mod tests {
                 "{e}"
             );
         }
-    }
-
-    fn addr(text: &str) -> SocketAddr {
-        text.parse().expect("address")
-    }
-
-    #[test]
-    fn a_server_listening_everywhere_is_probed_on_loopback() {
-        assert_eq!(loopback(addr("0.0.0.0:50052")), addr("127.0.0.1:50052"));
-        assert_eq!(loopback(addr("[::]:50052")), addr("[::1]:50052"));
-        assert_eq!(loopback(addr("10.1.2.3:50052")), addr("10.1.2.3:50052"));
     }
 
     fn certificate(names: &[&str]) -> String {

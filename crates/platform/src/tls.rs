@@ -139,7 +139,7 @@ impl CertifiedKey {
 
     /// As tonic takes it (cloned: tonic's `Identity` prints its key in
     /// `Debug`, so it lives only as long as a TLS config is being built).
-    pub(crate) fn identity(&self) -> Identity {
+    fn identity(&self) -> Identity {
         Identity::from_pem(self.cert.pem(), self.key.pem())
     }
 }
@@ -210,22 +210,32 @@ impl GrpcTls {
     /// TLS for calling a gRPC server: trusting [`CA`] and presenting this
     /// service's certificate; `None` without [`CA`].
     pub fn client(&self) -> Option<ClientTlsConfig> {
-        let ca = self.ca.as_ref()?;
-        let mut config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca.pem()));
-        if let Some(identity) = &self.identity {
-            config = config.identity(identity.identity());
+        self.ca.as_ref().map(|ca| self.client_trusting(ca))
+    }
+
+    /// TLS for calling a gRPC server whose certificate `ca` signed,
+    /// presenting this service's certificate if it has one.
+    pub fn client_trusting(&self, ca: &PemFile) -> ClientTlsConfig {
+        let config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca.pem()));
+        match &self.identity {
+            Some(identity) => config.identity(identity.identity()),
+            None => config,
         }
-        Some(config)
     }
 
     /// An endpoint for `url`, with [`GrpcTls::client`] when the URL is
-    /// `https://`.
-    pub fn endpoint(&self, url: &str) -> Result<Endpoint, tonic::transport::Error> {
-        let endpoint = Endpoint::from_shared(url.to_owned())?;
-        match self.client() {
-            Some(config) if url.starts_with("https://") => endpoint.tls_config(config),
-            _ => Ok(endpoint),
+    /// `https://`; an `https://` URL without [`CA`] is refused rather than
+    /// called in plaintext.
+    pub fn endpoint(&self, url: &str) -> anyhow::Result<Endpoint> {
+        let endpoint = Endpoint::from_shared(url.to_owned())
+            .map_err(|e| anyhow::anyhow!("invalid URL {url:?}: {}", error_chain(&e)))?;
+        if !url.starts_with("https://") {
+            return Ok(endpoint);
         }
+        let config = self.client().ok_or_else(|| {
+            anyhow::anyhow!("{url} is https://, and no CA to verify it with is set ({CA})")
+        })?;
+        Ok(endpoint.tls_config(config)?)
     }
 }
 
@@ -320,6 +330,20 @@ pub(crate) mod tests {
         .expect("tls");
         assert!(tls.serves_tls() && tls.server().is_some() && tls.client().is_some());
         assert!(tls.endpoint("https://localhost:1").is_ok());
+    }
+
+    #[test]
+    fn an_https_endpoint_without_a_ca_is_refused_and_plain_http_needs_none() {
+        let f = Files::new();
+        let plain = GrpcTls::from_settings(&settings(&[])).expect("plaintext");
+        assert!(plain.endpoint("http://localhost:1").is_ok());
+        let e = plain
+            .endpoint("https://localhost:1")
+            .expect_err("https without a CA")
+            .to_string();
+        assert!(e.contains(CA), "{e}");
+        let trusting = GrpcTls::from_settings(&settings(&[(CA, f.path("ca.pem"))])).expect("ca");
+        assert!(trusting.endpoint("https://localhost:1").is_ok());
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! name `localhost` too. Plaintext upstreams keep HTTP/1.1.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
@@ -99,13 +99,8 @@ fn client(tls: &GrpcTls, own_addr: SocketAddr) -> anyhow::Result<reqwest::Client
                 .context("PANTAU_TLS_CERT, PANTAU_TLS_KEY: not usable by the gateway")?,
         );
     }
-    let own_ip = match own_addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
     Ok(builder
-        .resolve(OWN_HOST, SocketAddr::new(own_ip, own_addr.port()))
+        .resolve(OWN_HOST, pantau_platform::grpc::dial_addr(own_addr))
         .build()?)
 }
 

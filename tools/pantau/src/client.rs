@@ -1,7 +1,7 @@
 //! A signed-in session: the identity service client, and the same access
 //! token for the other services.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use pantau_platform::tls::GrpcTls;
 use pantau_proto::attendance::v1::attendance_service_client::AttendanceServiceClient;
 use pantau_proto::identity::v1::LoginRequest;
@@ -71,14 +71,10 @@ impl Interceptor for Bearer {
 /// A connection to the `service` at `url`, over TLS with `tls` when the URL
 /// is `https://`.
 pub async fn channel(url: &str, service: &str, tls: &GrpcTls) -> anyhow::Result<Channel> {
-    if url.starts_with("https://") && tls.ca.is_none() {
-        bail!(
-            "the {service} service URL {url} is https://: give the CA that signed its \
-             certificate with --tls-ca (or PANTAU_TLS_CA)"
-        );
-    }
     tls.endpoint(url)
-        .with_context(|| format!("invalid {service} service URL {url:?}"))?
+        .with_context(|| {
+            format!("the {service} service URL {url:?} (TLS: --tls-ca, --tls-cert, --tls-key)")
+        })?
         .connect()
         .await
         .with_context(|| format!("failed to connect to the {service} service at {url}"))

@@ -33,7 +33,7 @@ async fn healthy(endpoint: Endpoint) -> anyhow::Result<()> {
 
 /// A calling service's endpoint for `url`, as its `PANTAU_TLS_*` say.
 fn client(pki: &Pki, url: &str, files: &[(&str, &str)]) -> anyhow::Result<Endpoint> {
-    Ok(GrpcTls::from_settings(&pki.settings(files)?)?.endpoint(url)?)
+    GrpcTls::from_settings(&pki.settings(files)?)?.endpoint(url)
 }
 
 fn plaintext(port: u16) -> anyhow::Result<Endpoint> {

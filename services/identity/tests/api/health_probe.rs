@@ -16,15 +16,23 @@ use pantau_testkit::{NatsServer, PgServer, TestPki};
 
 use crate::helpers::ADMIN_PASSWORD;
 
-/// `pantau-identity health` with exactly `env` as its PANTAU_* settings.
-async fn probe(env: &[(String, String)]) -> anyhow::Result<Output> {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_pantau-identity"));
-    cmd.arg("health");
+/// Runs `cmd` with exactly `env` as its PANTAU_* settings.
+async fn output_with(
+    mut cmd: tokio::process::Command,
+    env: &[(String, String)],
+) -> anyhow::Result<Output> {
     for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PANTAU_")) {
         cmd.env_remove(key);
     }
     cmd.envs(env.iter().cloned());
     Ok(cmd.output().await?)
+}
+
+/// `pantau-identity health` with exactly `env` as its PANTAU_* settings.
+async fn probe(env: &[(String, String)]) -> anyhow::Result<Output> {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_pantau-identity"));
+    cmd.arg("health");
+    output_with(cmd, env).await
 }
 
 /// deploy/docker/healthcheck.sh as an image has it: `pantau-healthcheck`
@@ -51,11 +59,7 @@ async fn healthcheck(
     let mut cmd = tokio::process::Command::new("bash");
     cmd.arg(bin.join("pantau-healthcheck"))
         .arg(port.to_string());
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PANTAU_")) {
-        cmd.env_remove(key);
-    }
-    cmd.envs(env.iter().cloned());
-    Ok(cmd.output().await?)
+    output_with(cmd, env).await
 }
 
 fn said(out: &Output) -> String {
